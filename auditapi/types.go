@@ -1,0 +1,61 @@
+// Package auditapi is a client for the Vonage (formerly Nexmo) Audit API.
+//
+// The API is sparsely documented: the order of events in a page, whether the
+// date bounds are inclusive and how the page block is spelt are all unknown,
+// so the decoding here accepts every plausible answer.
+package auditapi
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// DefaultBaseURL is the Audit API's documented base URL.
+const DefaultBaseURL = "https://api.nexmo.com/beta/audit"
+
+// MaxPageSize is the largest page size the API accepts.
+const MaxPageSize = 100
+
+// Event is one audit event. Raw holds the event object exactly as the API
+// sent it, so that callers can pass it on unchanged.
+type Event struct {
+	ID                   string
+	EventType            string
+	EventTypeDescription string
+	CreatedAt            time.Time
+	UserEmail            string
+	// UserID is the numeric user id as the API spelt it, or empty.
+	UserID            string
+	AccountID         string
+	Source            string
+	SourceIP          string
+	SourceDescription string
+	SourceCountry     string
+	Context           json.RawMessage
+	Raw               json.RawMessage
+}
+
+// EventType is one entry of the OPTIONS /events answer.
+type EventType struct {
+	Type        string `json:"type"`
+	Description string `json:"description"`
+}
+
+// Query selects events. Zero values leave a filter out.
+type Query struct {
+	EventTypes []string
+	From, To   time.Time
+	SearchText string
+	Page       int
+	Size       int
+}
+
+// Page is one decoded page of GET /events.
+type Page struct {
+	Events        []Event
+	Number        int
+	Size          int
+	TotalPages    int
+	TotalElements int
+	HasNext       bool
+}
