@@ -268,7 +268,8 @@ var (
 	unknownKeyRe = regexp.MustCompile(`^field (.+) not found in type \S+$`)
 	// The value between the tag and "into" is dropped: it may be a secret
 	// written under the wrong key.
-	mismatchRe = regexp.MustCompile(`^cannot unmarshal (!!\w+)(?: .*)? into (\S+)$`)
+	duplicateRe = regexp.MustCompile(`^mapping key (".*") already defined at line (\d+)$`)
+	mismatchRe  = regexp.MustCompile(`^cannot unmarshal (!!\w+)(?: .*)? into (\S+)$`)
 )
 
 // yamlError rewrites yaml.v3's errors as "file:line: message".
@@ -288,15 +289,19 @@ func (l locator) yamlError(err error) error {
 			continue
 		}
 		line, text := m[1], m[2]
-		if u := unknownKeyRe.FindStringSubmatch(text); u != nil {
+		n, _ := strconv.Atoi(line)
+		switch u, v, d := unknownKeyRe.FindStringSubmatch(text), mismatchRe.FindStringSubmatch(text), duplicateRe.FindStringSubmatch(text); {
+		case u != nil:
 			text = fmt.Sprintf("unknown key %q", u[1])
-		} else if u := mismatchRe.FindStringSubmatch(text); u != nil {
-			text = fmt.Sprintf("expected %s, got %s", goTypeName(u[2]), tagName(u[1]))
-			if n, err := strconv.Atoi(line); err == nil && l.keys[n] != "" {
-				text = l.keys[n] + ": " + text
+		case d != nil:
+			text = fmt.Sprintf("key %s is set twice, first at line %s", d[1], d[2])
+		case v != nil:
+			text = fmt.Sprintf("expected %s, got %s", goTypeName(v[2]), tagName(v[1]))
+			fallthrough
+		default:
+			if key := l.keys[n]; key != "" {
+				text = key + ": " + text
 			}
-		} else if n, err := strconv.Atoi(line); err == nil && l.keys[n] != "" && !strings.HasPrefix(text, "mapping key") {
-			text = l.keys[n] + ": " + text
 		}
 		errs = append(errs, fmt.Errorf("%s:%s: %s", l.source, line, text))
 	}

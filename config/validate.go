@@ -161,9 +161,11 @@ func isLoopback(host string) bool {
 // Redacted renders the effective configuration as YAML, every secret shown
 // as <secret>, for --config.check and the /config page.
 func (c *Config) Redacted() string {
-	b, err := yaml.Marshal(toRaw(c))
-	if err != nil {
+	var b strings.Builder
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(toRaw(c)); err != nil {
 		return fmt.Sprintf("# rendering the config failed: %v\n", err)
 	}
-	return string(b)
+	return b.String()
 }
