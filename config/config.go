@@ -1,0 +1,184 @@
+// Package config loads, decodes strictly, defaults and validates the
+// configuration of vonage_audit_exporter: a YAML file with one or more Vonage
+// accounts, or, when there is no file, one account taken from the environment.
+//
+// Every error names the file, the key and the line where it can, and never
+// contains an API secret.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Polling modes.
+const (
+	// ModeInterval polls the Audit API in the background, every poll_interval.
+	ModeInterval = "interval"
+	// ModeScrape polls during each scrape, at most once per poll_interval.
+	ModeScrape = "scrape"
+)
+
+// Values of user_label: what the user label of vonage_audit_user_events_total holds.
+const (
+	UserLabelEmail = "email"
+	UserLabelID    = "id"
+	UserLabelNone  = "none"
+)
+
+// DefaultAPIURL is the base URL of the Vonage Audit API.
+const DefaultAPIURL = "https://api.nexmo.com/beta/audit"
+
+// MaxRetriesLimit is the largest accepted max_retries: with exponential
+// backoff, more retries than this only hide an outage behind a stuck poll.
+const MaxRetriesLimit = 10
+
+// Config is the validated configuration of the exporter.
+type Config struct {
+	APIURL            string
+	Mode              string
+	PollInterval      time.Duration
+	Lookback          time.Duration
+	Overlap           time.Duration
+	RequestTimeout    time.Duration
+	UserLabel         string
+	CountryBreakdown  bool
+	RequestsPerSecond float64
+	MaxRetries        int
+	Accounts          []Account
+}
+
+// Account is one Vonage account to read audit events from.
+type Account struct {
+	// Name is the value of the account label.
+	Name   string
+	APIKey string
+	// APISecret is resolved: from api_secret, or read from api_secret_file by
+	// Load (trailing newline trimmed). Parse leaves it empty for an account
+	// that uses api_secret_file.
+	APISecret Secret
+	// APISecretFile is the path as written; Load makes a relative path
+	// relative to the config file's folder.
+	APISecretFile string
+	// APIURL is resolved: the account's own api_url or the global one,
+	// without a trailing slash.
+	APIURL     string
+	EventTypes []string
+}
+
+// Default returns the configuration used for every key the file leaves out.
+func Default() Config {
+	return Config{
+		APIURL:            DefaultAPIURL,
+		Mode:              ModeInterval,
+		PollInterval:      60 * time.Second,
+		Lookback:          0,
+		Overlap:           2 * time.Minute,
+		RequestTimeout:    30 * time.Second,
+		UserLabel:         UserLabelEmail,
+		CountryBreakdown:  true,
+		RequestsPerSecond: 2,
+		MaxRetries:        4,
+	}
+}
+
+// Load reads the config file at path, parses it and reads the accounts'
+// api_secret_file, relative to the config file's folder unless absolute.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading config file: %w", err)
+	}
+	c, loc, err := parse(data, path)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.readSecretFiles(filepath.Dir(path), loc); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Parse decodes and validates a config file's content. source names the
+// file in error messages. Parse does not read api_secret_file: Load does.
+func Parse(data []byte, source string) (*Config, error) {
+	c, _, err := parse(data, source)
+	return c, err
+}
+
+func parse(data []byte, source string) (*Config, locator, error) {
+	raw, loc, err := decode(data, source)
+	if err != nil {
+		return nil, loc, err
+	}
+	c, errs := raw.config(loc)
+	errs = append(errs, validate(c, loc)...)
+	if len(errs) > 0 {
+		return nil, loc, errors.Join(errs...)
+	}
+	return c, loc, nil
+}
+
+func (c *Config) readSecretFiles(dir string, loc locator) error {
+	var errs []error
+	for i := range c.Accounts {
+		a := &c.Accounts[i]
+		if a.APISecretFile == "" {
+			continue
+		}
+		if !filepath.IsAbs(a.APISecretFile) {
+			a.APISecretFile = filepath.Join(dir, a.APISecretFile)
+		}
+		at := loc.at(accountKey(i, "api_secret_file"))
+		b, err := os.ReadFile(a.APISecretFile)
+		if err != nil {
+			// The *PathError names the path and the failure, never the content.
+			errs = append(errs, fmt.Errorf("%s: account %q: reading api_secret_file: %w", at, a.Name, err))
+			continue
+		}
+		secret := strings.TrimRight(string(b), "\r\n")
+		if secret == "" {
+			errs = append(errs, fmt.Errorf("%s: account %q: api_secret_file %q is empty", at, a.Name, a.APISecretFile))
+			continue
+		}
+		a.APISecret = Secret(secret)
+	}
+	return errors.Join(errs...)
+}
+
+// ErrNoCredentials is returned by FromEnv when the environment holds no credentials.
+var ErrNoCredentials = errors.New("no vonage credentials: set VONAGE_API_KEY and VONAGE_API_SECRET " +
+	"(or NEXMO_API_KEY and NEXMO_API_SECRET), or pass --config.file with one or more accounts; " +
+	"--demo runs without an account")
+
+// FromEnv builds the configuration used when there is no config file: the
+// defaults plus one account named "default" whose credentials come from
+// VONAGE_API_KEY and VONAGE_API_SECRET, else NEXMO_API_KEY and NEXMO_API_SECRET.
+func FromEnv(getenv func(string) string) (*Config, error) {
+	for _, pair := range [][2]string{
+		{"VONAGE_API_KEY", "VONAGE_API_SECRET"},
+		{"NEXMO_API_KEY", "NEXMO_API_SECRET"},
+	} {
+		keyVar, secretVar := pair[0], pair[1]
+		key, secret := strings.TrimSpace(getenv(keyVar)), strings.TrimSpace(getenv(secretVar))
+		switch {
+		case key == "" && secret == "":
+			continue
+		case key == "":
+			return nil, fmt.Errorf("reading credentials from the environment: %s is set but %s is not", secretVar, keyVar)
+		case secret == "":
+			return nil, fmt.Errorf("reading credentials from the environment: %s is set but %s is not", keyVar, secretVar)
+		}
+		c := Default()
+		c.Accounts = []Account{{Name: "default", APIKey: key, APISecret: Secret(secret), APIURL: c.APIURL}}
+		if errs := validate(&c, locator{source: "environment"}); len(errs) > 0 {
+			return nil, errors.Join(errs...)
+		}
+		return &c, nil
+	}
+	return nil, ErrNoCredentials
+}
