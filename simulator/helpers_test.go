@@ -47,23 +47,27 @@ type answer struct {
 	body   []byte
 }
 
+// do sends one request; it reports failures with t.Errorf, so that it can
+// run in other goroutines, and then returns status 0.
 func do(t *testing.T, method, url string, auth ...string) answer {
 	t.Helper()
 	req, err := http.NewRequest(method, url, nil)
 	if err != nil {
-		t.Fatalf("building request: %v", err)
+		t.Errorf("building request: %v", err)
+		return answer{}
 	}
 	if len(auth) == 2 {
 		req.SetBasicAuth(auth[0], auth[1])
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
+		t.Errorf("%s %s: %v", method, url, err)
+		return answer{}
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatalf("reading body of %s %s: %v", method, url, err)
+		t.Errorf("reading body of %s %s: %v", method, url, err)
 	}
 	return answer{status: resp.StatusCode, header: resp.Header, body: body}
 }
