@@ -39,10 +39,12 @@ type faultState struct {
 	rng *rand.Rand
 }
 
-// fault is what one request gets.
+// fault is what one request gets: a delay, and an answer instead of the
+// real one when status is set.
 type fault struct {
 	latency    time.Duration
 	status     int
+	message    string
 	retryAfter string
 }
 
@@ -62,16 +64,18 @@ func (s *Server) nextFault() fault {
 	switch {
 	case fs.Fail5xx > 0:
 		fs.Fail5xx--
-		f.status = http.StatusServiceUnavailable
+		f.status, f.message = http.StatusServiceUnavailable, "Service Unavailable"
 	case fs.RateLimit > 0:
 		fs.RateLimit--
-		f.status = http.StatusTooManyRequests
+		f.status, f.message = http.StatusTooManyRequests, "Too Many Requests"
 		f.retryAfter = fs.RetryAfter
 	case fs.Quota > 0:
 		fs.Quota--
-		f.status = statusQuota
+		// The gateway reports an exhausted quota as a 401, not a 429.
+		f.status, f.message = http.StatusUnauthorized, "Quota Exceeded"
 	case fs.ErrorRate > 0 && fs.rng.Float64() < fs.ErrorRate:
 		f.status = []int{http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable}[fs.rng.IntN(3)]
+		f.message = http.StatusText(f.status)
 	}
 	return f
 }
@@ -87,26 +91,17 @@ func (s *Server) takeTruncate() bool {
 	return false
 }
 
-// statusQuota marks the gateway's quota answer, a 401 that is not about
-// credentials; it never goes on the wire.
-const statusQuota = -401
-
-// writeFault writes an injected failure the way a gateway would: JSON for
-// the documented shapes, an HTML page for a bad gateway.
-func writeFault(w http.ResponseWriter, status int, retryAfter string) {
-	switch status {
-	case statusQuota:
-		writeError(w, http.StatusUnauthorized, "Quota Exceeded")
-	case http.StatusTooManyRequests:
-		if retryAfter != "" {
-			w.Header().Set("Retry-After", retryAfter)
-		}
-		writeError(w, status, "Too Many Requests")
-	case http.StatusBadGateway:
-		w.Header().Set("Content-Type", "text/html")
-		w.WriteHeader(status)
-		_, _ = w.Write([]byte("<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>\n"))
-	default:
-		writeError(w, status, http.StatusText(status))
+// write answers the injected failure the way a gateway would: the
+// documented JSON error shape, except for a bad gateway's HTML page.
+func (f fault) write(w http.ResponseWriter) {
+	if f.retryAfter != "" {
+		w.Header().Set("Retry-After", f.retryAfter)
 	}
+	if f.status == http.StatusBadGateway {
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(f.status)
+		_, _ = w.Write([]byte("<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>\n"))
+		return
+	}
+	writeError(w, f.status, f.message)
 }

@@ -86,6 +86,9 @@ func TestTruncate(t *testing.T) {
 	if a := do(t, http.MethodOptions, ts.URL+"/events"); a.status != http.StatusOK || !json.Valid(a.body) {
 		t.Errorf("OPTIONS consumed the truncation: status %d, body %s", a.status, a.body)
 	}
+	if a := do(t, http.MethodGet, ts.URL+"/events?size=0"); a.status != http.StatusBadRequest || !json.Valid(a.body) {
+		t.Errorf("a rejected query consumed the truncation: status %d, body %s", a.status, a.body)
+	}
 	a := do(t, http.MethodGet, ts.URL+"/events")
 	if a.status != http.StatusOK {
 		t.Fatalf("status %d", a.status)

@@ -7,15 +7,10 @@ import (
 	"time"
 )
 
-// typeWeight is how often a type occurs, in tenths; the shares are a guess
-// at a busy account: logins and number changes dominate, secret and
-// whitelist changes are rare.
-type typeWeight struct {
-	typ    string
-	weight int
-}
-
-var typeWeights = []typeWeight{
+// typeWeights say how often each type occurs, relative to the others; the shares
+// are a guess at a busy account: logins and number changes dominate, secret
+// and whitelist changes are rare.
+var typeWeights = []weighted[string]{
 	{"USER_LOGIN", 300},
 	{"NUMBER_UPDATED", 250},
 	{"USER_LOGOUT", 80},
@@ -163,11 +158,7 @@ func (s *Server) burstSize() int {
 // makeEvent draws one event at the given time; s.mu must be held.
 func (s *Server) makeEvent(at time.Time) Event {
 	r := s.gen
-	tw := make([]weighted[string], len(typeWeights))
-	for i, t := range typeWeights {
-		tw[i] = weighted[string]{t.typ, t.weight}
-	}
-	typ := pick(r, tw)
+	typ := pick(r, typeWeights)
 	source := "CD"
 	switch {
 	case slices.Contains(apiOnly, typ):

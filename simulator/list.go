@@ -2,7 +2,6 @@ package simulator
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -89,6 +88,8 @@ func (lq listQuery) match(st stored, exclusive bool) bool {
 			return false
 		}
 	}
+	// The real API's matching is undocumented: a case-insensitive substring
+	// of the event's JSON is the most lenient reading.
 	return lq.searchText == nil || bytes.Contains(st.search, lq.searchText)
 }
 
@@ -139,7 +140,7 @@ func (o ordered) MarshalJSON() ([]byte, error) {
 // serveList answers GET /events. The page is cut from the filtered, visible
 // and ordered set as it is at request time, so events added between two
 // requests shift the pages as they would on the real API.
-func (s *Server) serveList(w http.ResponseWriter, r *http.Request, truncate bool) {
+func (s *Server) serveList(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	lq, err := parseListQuery(q)
 	if err != nil {
@@ -171,19 +172,20 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request, truncate bool
 			{s.opts.PageNumberKey, lq.page},
 		},
 	}
-	if start := (lq.page - 1) * lq.size; start < total {
+	if lq.page <= totalPages {
+		start := (lq.page - 1) * lq.size
 		page := matched[start:min(start+lq.size, total)]
 		ans.Embedded = &embedded{Events: make([]wireEvent, len(page))}
 		for i, e := range page {
 			ans.Embedded.Events[i] = e.withSelf(base + "/events/" + e.ID)
 		}
 	}
-	body, err := json.Marshal(ans)
+	body, err := marshal(ans)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "encoding page: "+err.Error())
 		return
 	}
-	if truncate {
+	if s.takeTruncate() {
 		body = body[:len(body)/2]
 	}
 	w.Header().Set("Content-Type", "application/hal+json;charset=UTF-8")

@@ -64,7 +64,7 @@ type Server struct {
 
 	mu     sync.Mutex
 	events []stored // sorted by (CreatedAt, seq)
-	byID   map[string]*stored
+	byID   map[string]stored
 	seq    uint64
 	gen    *rand.Rand // event content, ids and Run's timing
 	users  []user
@@ -111,7 +111,7 @@ func New(o Options) *Server {
 		opts:         o,
 		now:          now,
 		descriptions: desc,
-		byID:         make(map[string]*stored),
+		byID:         make(map[string]stored),
 		gen:          gen,
 		faults:       faultState{rng: rand.New(rand.NewPCG(seed^0x5deece66d, seed))},
 		stats:        newStats(),
@@ -149,17 +149,15 @@ func (s *Server) addLocked(events []Event) []Event {
 		}
 		s.seq++
 		st := stored{Event: e, seq: s.seq}
-		// The events were made here or copied above, so they marshal.
-		raw, _ := json.Marshal(e.wire())
+		// The context was copied above from values a caller built in Go, so
+		// an error here could only be a value JSON cannot hold (a channel, a
+		// function); such an event is still served, just never found by text.
+		raw, _ := marshal(e.wire())
 		st.search = bytes.ToLower(raw)
 		i, _ := slices.BinarySearchFunc(s.events, st, compareStored)
 		s.events = slices.Insert(s.events, i, st)
+		s.byID[e.ID] = st
 		out = append(out, e)
-	}
-	// Pointers into the slice move with every insertion: rebuild the index.
-	clear(s.byID)
-	for i := range s.events {
-		s.byID[s.events[i].ID] = &s.events[i]
 	}
 	return out
 }
@@ -220,7 +218,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt route) bool {
 		}
 	}
 	if f.status != 0 {
-		writeFault(w, f.status, f.retryAfter)
+		f.write(w)
 		return true
 	}
 	if !s.authorized(r) {
@@ -230,7 +228,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt route) bool {
 	}
 	switch rt.kind {
 	case routeList:
-		s.serveList(w, r, s.takeTruncate())
+		s.serveList(w, r)
 	case routeGet:
 		s.serveGet(w, r, rt.id)
 	case routeOptions:
@@ -326,6 +324,18 @@ func (s *Server) authorized(r *http.Request) bool {
 	return ok && constantTimeEqual(user, s.opts.APIKey) && constantTimeEqual(pass, s.opts.APISecret)
 }
 
+// marshal is json.Marshal without the HTML escaping, which would turn the
+// "&" of every link into "\u0026" where the real API writes it plainly.
+func marshal(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}
+
 func constantTimeEqual(a, b string) bool {
 	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
 }
@@ -342,7 +352,7 @@ func writeError(w http.ResponseWriter, status int, message string) {
 }
 
 func writeJSON(w http.ResponseWriter, status int, contentType string, v any) {
-	body, err := json.Marshal(v)
+	body, err := marshal(v)
 	if err != nil {
 		http.Error(w, "encoding answer: "+err.Error(), http.StatusInternalServerError)
 		return

@@ -88,7 +88,7 @@ func TestPageNumberKey(t *testing.T) {
 func TestEmbeddedLeftOutWhenEmpty(t *testing.T) {
 	s, ts := start(t, Options{})
 	numbered(s, 3)
-	for _, q := range []string{"page=2", "page=99&size=5", "event_type=APP_DELETE"} {
+	for _, q := range []string{"page=2", "page=99&size=5", "page=9223372036854775807&size=100", "event_type=APP_DELETE"} {
 		t.Run(q, func(t *testing.T) {
 			a := do(t, http.MethodGet, ts.URL+"/events?"+q)
 			if a.status != http.StatusOK {
@@ -226,6 +226,9 @@ func TestLinksAreAbsoluteAndKeepFilters(t *testing.T) {
 		if got := l.Query().Get("page"); got != page {
 			t.Errorf("%s link page %q, want %s", name, got, page)
 		}
+	}
+	if a := do(t, http.MethodGet, ts.URL+"/beta/audit/events?event_type=USER_LOGIN&size=2"); !strings.Contains(string(a.body), "&size=2") {
+		t.Errorf("links not written as the API writes them (plain &): %s", a.body)
 	}
 	self := p.Embedded.Events[0]["_links"].(map[string]any)["self"].(map[string]any)["href"]
 	if self != ts.URL+"/beta/audit/events/e3" {
