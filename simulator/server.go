@@ -157,6 +157,7 @@ func (s *Server) addLocked(events []Event) []Event {
 		i, _ := slices.BinarySearchFunc(s.events, st, compareStored)
 		s.events = slices.Insert(s.events, i, st)
 		s.byID[e.ID] = st
+		e.Context = maps.Clone(e.Context)
 		out = append(out, e)
 	}
 	return out
