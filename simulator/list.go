@@ -1,0 +1,222 @@
+package simulator
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+const (
+	defaultPageSize = 30
+	maxPageSize     = 100
+)
+
+// listQuery is a parsed GET /events query.
+type listQuery struct {
+	types      []string
+	from, to   time.Time
+	searchText []byte
+	page, size int
+}
+
+func parseListQuery(q url.Values) (listQuery, error) {
+	lq := listQuery{page: 1, size: defaultPageSize}
+	for _, v := range q["event_type"] {
+		for t := range strings.SplitSeq(v, ",") {
+			if t = strings.TrimSpace(t); t != "" {
+				lq.types = append(lq.types, t)
+			}
+		}
+	}
+	var err error
+	if v := q.Get("date_from"); v != "" {
+		if lq.from, err = parseDate(v); err != nil {
+			return lq, fmt.Errorf("invalid date_from %q: %w", v, err)
+		}
+	}
+	if v := q.Get("date_to"); v != "" {
+		if lq.to, err = parseDate(v); err != nil {
+			return lq, fmt.Errorf("invalid date_to %q: %w", v, err)
+		}
+	}
+	if v := q.Get("search_text"); v != "" {
+		lq.searchText = bytes.ToLower([]byte(v))
+	}
+	if v := q.Get("page"); v != "" {
+		if lq.page, err = strconv.Atoi(v); err != nil || lq.page < 1 {
+			return lq, fmt.Errorf("invalid page %q: must be a number from 1", v)
+		}
+	}
+	if v := q.Get("size"); v != "" {
+		if lq.size, err = strconv.Atoi(v); err != nil || lq.size < 1 || lq.size > maxPageSize {
+			return lq, fmt.Errorf("invalid size %q: must be a number from 1 to %d", v, maxPageSize)
+		}
+	}
+	return lq, nil
+}
+
+// dateLayouts are the spellings of date_from and date_to that the docs and
+// the Node SDK use; a value without a zone is UTC, and a date alone is its
+// midnight.
+var dateLayouts = []string{time.RFC3339Nano, createdAtLayout, time.DateOnly}
+
+func parseDate(v string) (time.Time, error) {
+	for _, layout := range dateLayouts {
+		if t, err := time.Parse(layout, v); err == nil {
+			return t.UTC().Truncate(time.Second), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("not an ISO-8601 date or date-time")
+}
+
+func (lq listQuery) match(st stored, exclusive bool) bool {
+	if len(lq.types) > 0 && !slices.Contains(lq.types, st.EventType) {
+		return false
+	}
+	if !lq.from.IsZero() {
+		if c := st.CreatedAt.Compare(lq.from); c < 0 || (exclusive && c == 0) {
+			return false
+		}
+	}
+	if !lq.to.IsZero() {
+		if c := st.CreatedAt.Compare(lq.to); c > 0 || (exclusive && c == 0) {
+			return false
+		}
+	}
+	// The real API's matching is undocumented: a case-insensitive substring
+	// of the event's JSON is the most lenient reading.
+	return lq.searchText == nil || bytes.Contains(st.search, lq.searchText)
+}
+
+type link struct {
+	Href string `json:"href"`
+}
+
+type pageLinks struct {
+	Self  link  `json:"self"`
+	First link  `json:"first"`
+	Prev  *link `json:"prev,omitempty"`
+	Next  *link `json:"next,omitempty"`
+	Last  link  `json:"last"`
+}
+
+type embedded struct {
+	Events []wireEvent `json:"events"`
+}
+
+type pageAnswer struct {
+	Embedded *embedded `json:"_embedded,omitempty"`
+	Links    pageLinks `json:"_links"`
+	Page     ordered   `json:"page"`
+}
+
+// ordered is a JSON object that keeps its keys in the order given, so that
+// the page block reads like the API's whatever the page number is called.
+type ordered []keyValue
+
+type keyValue struct {
+	key   string
+	value int
+}
+
+func (o ordered) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, kv := range o {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, "%q:%d", kv.key, kv.value)
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
+}
+
+// serveList answers GET /events. The page is cut from the filtered, visible
+// and ordered set as it is at request time, so events added between two
+// requests shift the pages as they would on the real API.
+func (s *Server) serveList(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	lq, err := parseListQuery(q)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	now := s.now()
+	s.mu.Lock()
+	var matched []Event
+	for _, st := range s.events {
+		if visible(st.Event, now) && lq.match(st, s.opts.ExclusiveDateBounds) {
+			matched = append(matched, st.Event)
+		}
+	}
+	s.mu.Unlock()
+	if s.opts.Order == NewestFirst {
+		slices.Reverse(matched)
+	}
+
+	total := len(matched)
+	totalPages := (total + lq.size - 1) / lq.size
+	base := s.baseURL(r)
+	ans := pageAnswer{
+		Links: s.pageLinks(base, q, lq, totalPages),
+		Page: ordered{
+			{"size", lq.size},
+			{"totalElements", total},
+			{"totalPages", totalPages},
+			{s.opts.PageNumberKey, lq.page},
+		},
+	}
+	if lq.page <= totalPages {
+		start := (lq.page - 1) * lq.size
+		page := matched[start:min(start+lq.size, total)]
+		ans.Embedded = &embedded{Events: make([]wireEvent, len(page))}
+		for i, e := range page {
+			ans.Embedded.Events[i] = e.withSelf(base + "/events/" + e.ID)
+		}
+	}
+	body, err := marshal(ans)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "encoding page: "+err.Error())
+		return
+	}
+	if s.takeTruncate() {
+		body = body[:len(body)/2]
+	}
+	w.Header().Set("Content-Type", "application/hal+json;charset=UTF-8")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
+}
+
+// pageLinks builds the HAL links, keeping the request's filters in them.
+func (s *Server) pageLinks(base string, q url.Values, lq listQuery, totalPages int) pageLinks {
+	href := func(page int) string {
+		v := url.Values{}
+		for k, vs := range q {
+			if k != "page" && k != "size" {
+				v[k] = vs
+			}
+		}
+		v.Set("page", strconv.Itoa(page))
+		v.Set("size", strconv.Itoa(lq.size))
+		return base + "/events?" + v.Encode()
+	}
+	last := max(totalPages, 1)
+	l := pageLinks{
+		Self:  link{href(lq.page)},
+		First: link{href(1)},
+		Last:  link{href(last)},
+	}
+	if lq.page > 1 {
+		l.Prev = &link{href(min(lq.page-1, last))}
+	}
+	if lq.page < totalPages {
+		l.Next = &link{href(lq.page + 1)}
+	}
+	return l
+}
