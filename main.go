@@ -4,121 +4,84 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"log/slog"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/common/version"
-	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
-	sloggokit "github.com/tjhop/slog-gokit"
 
-	"github.com/vonage-audit-exporter/vonage_audit_exporter/collector"
 	"github.com/vonage-audit-exporter/vonage_audit_exporter/config"
 )
 
 const exporterName = "vonage_audit_exporter"
 
 func main() {
+	app := kingpin.CommandLine
+	app.Help = "Prometheus exporter for the Vonage Audit API. Serving the exporter is the default command."
 	var (
-		configFile    = kingpin.Flag("config.file", "Path to the configuration file. Without it, one account is read from VONAGE_API_KEY and VONAGE_API_SECRET.").String()
-		configCheck   = kingpin.Flag("config.check", "Validate the configuration, print it with secrets hidden, and exit.").Bool()
-		metricsPath   = kingpin.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
-		timeoutOffset = kingpin.Flag("scrape.timeout-offset", "Scrape mode: time taken off the scrape timeout that Prometheus sends.").Default("0.5s").Duration()
-		logLevel      = kingpin.Flag("log.level", "Only log messages with the given severity or above. One of: [debug, info, warn, error]").Default("info").Enum("debug", "info", "warn", "error")
-		logFormat     = kingpin.Flag("log.format", "Output format of log messages. One of: [logfmt, json]").Default("logfmt").Enum("logfmt", "json")
-		webConfig     = kingpinflag.AddFlags(kingpin.CommandLine, ":9887")
+		configFile = app.Flag("config.file", "Path to the configuration file. Without it, one account is read from VONAGE_API_KEY and VONAGE_API_SECRET.").String()
+		demo       = app.Flag("demo", "Run against a built-in Audit API simulator instead of a Vonage account.").Bool()
+		logLevel   = app.Flag("log.level", "Only log messages with the given severity or above. One of: [debug, info, warn, error]").Default("info").Enum("debug", "info", "warn", "error")
+		logFormat  = app.Flag("log.format", "Output format of log messages. One of: [logfmt, json]").Default("logfmt").Enum("logfmt", "json")
+
+		serveCmd      = app.Command("serve", "Serve the exporter (the default command).").Default()
+		configCheck   = serveCmd.Flag("config.check", "Validate the configuration, print it with secrets hidden, and exit.").Bool()
+		metricsPath   = serveCmd.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
+		timeoutOffset = serveCmd.Flag("scrape.timeout-offset", "Scrape mode: time taken off the scrape timeout that Prometheus sends.").Default("0.5s").Duration()
+		webConfig     = kingpinflag.AddFlags(serveCmd, ":9887")
+
+		simulateCmd  = app.Command("simulate", "Serve a simulated Audit API, for trying dashboards and alerts without a Vonage account.")
+		simulateOpts = simulateFlags(simulateCmd)
 	)
-	kingpin.Version(version.Print(exporterName))
-	kingpin.HelpFlag.Short('h')
-	kingpin.Parse()
+	app.Version(version.Print(exporterName))
+	app.HelpFlag.Short('h')
+	command := kingpin.MustParse(app.Parse(os.Args[1:]))
 
 	logger := newLogger(*logFormat, *logLevel)
-
-	cfg, err := loadConfig(*configFile)
-	if err != nil {
-		level.Error(logger).Log("msg", "Invalid configuration", "err", err)
-		os.Exit(1)
-	}
-	for _, w := range cfg.Warnings() {
-		level.Warn(logger).Log("msg", w)
-	}
-	if *configCheck {
-		fmt.Print(cfg.Redacted())
-		return
-	}
-
-	level.Info(logger).Log("msg", "Starting "+exporterName, "version", version.Info(), "build_context", version.BuildContext(), "mode", cfg.Mode, "accounts", len(cfg.Accounts))
-
-	c := collector.NewCollector()
-	exp, err := collector.FromConfig(cfg, c, collector.Options{ScrapeTimeoutOffset: *timeoutOffset, Logger: logger})
-	if err != nil {
-		level.Error(logger).Log("msg", "Creating the exporter failed", "err", err)
-		os.Exit(1)
-	}
-
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(
-		versioncollector.NewCollector(exporterName),
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		c,
-	)
-
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	exp.Start(ctx)
 
-	http.Handle(*metricsPath, exp.Handler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{
-		ErrorLog:      log.NewStdlibAdapter(level.Error(logger)),
-		ErrorHandling: promhttp.ContinueOnError,
-	})))
-	if *metricsPath != "/" {
-		landing, err := web.NewLandingPage(web.LandingConfig{
-			Name:        "Vonage Audit Exporter",
-			Description: "Prometheus exporter for the Vonage Audit API",
-			Version:     version.Info(),
-			Links:       []web.LandingLinks{{Address: *metricsPath, Text: "Metrics"}},
-		})
-		if err != nil {
-			level.Error(logger).Log("msg", "Creating the landing page failed", "err", err)
-			os.Exit(1)
+	var err error
+	switch command {
+	case serveCmd.FullCommand():
+		var cfg *config.Config
+		if cfg, err = loadConfig(ctx, *configFile, *demo, logger); err == nil {
+			err = serve(ctx, cfg, serveOptions{
+				check:         *configCheck,
+				metricsPath:   *metricsPath,
+				timeoutOffset: *timeoutOffset,
+				web:           webConfig,
+			}, logger)
 		}
-		http.Handle("/", landing)
+	case simulateCmd.FullCommand():
+		err = simulate(ctx, simulateOpts, logger)
 	}
-
-	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		<-ctx.Done()
-		level.Info(logger).Log("msg", "Shutting down")
-		shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(shutdownCtx)
-	}()
-	slogger := slog.New(sloggokit.NewGoKitHandler(logger, nil))
-	if err := web.ListenAndServe(srv, webConfig, slogger); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		level.Error(logger).Log("msg", "Serving failed", "err", err)
+	if err != nil {
+		level.Error(logger).Log("msg", "Exiting", "err", err)
 		os.Exit(1)
 	}
-	exp.Stop()
 }
 
-// loadConfig reads the config file, or the environment when there is none.
-func loadConfig(path string) (*config.Config, error) {
-	if path != "" {
-		return config.Load(path)
+// loadConfig reads the config file, or the environment when there is none;
+// in demo mode it points the config at a simulator it starts.
+func loadConfig(ctx context.Context, path string, demo bool, logger log.Logger) (*config.Config, error) {
+	switch {
+	case path != "":
+		cfg, err := config.Load(path)
+		if err != nil {
+			return nil, err
+		}
+		if demo {
+			return cfg, startDemo(ctx, cfg, true, logger)
+		}
+		return cfg, nil
+	case demo:
+		cfg := config.Default()
+		return &cfg, startDemo(ctx, &cfg, false, logger)
 	}
 	return config.FromEnv(os.Getenv)
 }

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
+	sloggokit "github.com/tjhop/slog-gokit"
+
+	"github.com/vonage-audit-exporter/vonage_audit_exporter/collector"
+	"github.com/vonage-audit-exporter/vonage_audit_exporter/config"
+)
+
+type serveOptions struct {
+	check         bool
+	metricsPath   string
+	timeoutOffset time.Duration
+	web           *web.FlagConfig
+}
+
+// serve runs the exporter until ctx is done.
+func serve(ctx context.Context, cfg *config.Config, o serveOptions, logger log.Logger) error {
+	for _, w := range cfg.Warnings() {
+		level.Warn(logger).Log("msg", w)
+	}
+	if o.check {
+		fmt.Print(cfg.Redacted())
+		return nil
+	}
+	level.Info(logger).Log("msg", "Starting "+exporterName, "version", version.Info(), "build_context", version.BuildContext(), "mode", cfg.Mode, "accounts", len(cfg.Accounts))
+
+	c := collector.NewCollector()
+	exp, err := collector.FromConfig(cfg, c, collector.Options{ScrapeTimeoutOffset: o.timeoutOffset, Logger: logger})
+	if err != nil {
+		return fmt.Errorf("creating the exporter: %w", err)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		versioncollector.NewCollector(exporterName),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		c,
+	)
+
+	mux := http.NewServeMux()
+	mux.Handle(o.metricsPath, exp.Handler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+		ErrorLog:      log.NewStdlibAdapter(level.Error(logger)),
+		ErrorHandling: promhttp.ContinueOnError,
+	})))
+	if o.metricsPath != "/" {
+		landing, err := web.NewLandingPage(web.LandingConfig{
+			Name:        "Vonage Audit Exporter",
+			Description: "Prometheus exporter for the Vonage Audit API",
+			Version:     version.Info(),
+			Links:       []web.LandingLinks{{Address: o.metricsPath, Text: "Metrics"}},
+		})
+		if err != nil {
+			return fmt.Errorf("creating the landing page: %w", err)
+		}
+		mux.Handle("/", landing)
+	}
+
+	exp.Start(ctx)
+	defer exp.Stop()
+
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	stop := context.AfterFunc(ctx, func() {
+		level.Info(logger).Log("msg", "Shutting down")
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdownCtx)
+	})
+	defer stop()
+	if err := web.ListenAndServe(srv, o.web, slog.New(sloggokit.NewGoKitHandler(logger, nil))); !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serving: %w", err)
+	}
+	return nil
+}
