@@ -58,4 +58,6 @@ type Page struct {
 	TotalPages    int
 	TotalElements int
 	HasNext       bool
+
+	hasTotalElements bool // the page block had totalElements
 }

@@ -1,0 +1,345 @@
+package auditapi
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cenkalti/backoff/v5"
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+	"golang.org/x/time/rate"
+)
+
+// Defaults applied by New to zero Config fields.
+const (
+	DefaultTimeout          = 30 * time.Second
+	DefaultUserAgent        = "vonage_audit_exporter"
+	DefaultMaxResponseBytes = 32 << 20
+	DefaultMaxPages         = 10000
+)
+
+// Endpoints as passed to the Observer.
+const (
+	EndpointList    = "list"
+	EndpointGet     = "get"
+	EndpointOptions = "options"
+)
+
+const (
+	defaultInitialInterval = 500 * time.Millisecond
+	defaultMaxInterval     = 30 * time.Second
+	// maxErrorBodyBytes bounds what is read of an error answer: only its
+	// message is wanted.
+	maxErrorBodyBytes = 64 << 10
+)
+
+// Config configures a Client. Zero values select the defaults.
+type Config struct {
+	BaseURL           string        // default DefaultBaseURL
+	APIKey            string        // HTTP Basic user
+	APISecret         string        // HTTP Basic password; never in an error, log line or URL
+	Timeout           time.Duration // per attempt; default 30s
+	MaxRetries        int           // attempts after the first
+	RequestsPerSecond float64       // client-side rate limit, values < 1 allowed; 0 = no limit
+	HTTPClient        *http.Client  // optional; redirects are never followed
+	Observer          Observer      // optional
+	Logger            log.Logger    // optional; debug line per request, never the secret
+	UserAgent         string        // default DefaultUserAgent
+	MaxResponseBytes  int64         // default 32 MiB; a larger body is an error (reason "decode")
+	MaxPages          int           // Pages stops with an error past this many pages; default 10000
+}
+
+// Observer is told about every request, so that the exporter can count them.
+type Observer interface {
+	// Request is called once per attempt. endpoint is "list", "get" or
+	// "options"; code is the HTTP status as text, or "error" when no
+	// response came.
+	Request(endpoint, code string, d time.Duration)
+	// Retry is called before each retry, with the reason as Reason().
+	Retry(endpoint, reason string)
+	// RateLimited is called on each 429 and each 401 "Quota Exceeded".
+	RateLimited(endpoint string)
+}
+
+type nopObserver struct{}
+
+func (nopObserver) Request(string, string, time.Duration) {}
+func (nopObserver) Retry(string, string)                  {}
+func (nopObserver) RateLimited(string)                    {}
+
+// Client calls the Audit API. It is safe for concurrent use.
+type Client struct {
+	base       *url.URL
+	key        string
+	secret     string
+	authToken  string // the Basic credentials as sent, to scrub from messages
+	hc         *http.Client
+	limiter    *rate.Limiter // nil: no limit
+	timeout    time.Duration
+	maxRetries int
+	obs        Observer
+	logger     log.Logger
+	userAgent  string
+	maxBody    int64
+	maxPages   int
+
+	// Backoff bounds; tests shorten them.
+	initialInterval time.Duration
+	maxInterval     time.Duration
+}
+
+// New validates cfg and returns a Client.
+func New(cfg Config) (*Client, error) {
+	c := &Client{
+		key:             cfg.APIKey,
+		secret:          cfg.APISecret,
+		timeout:         cfg.Timeout,
+		maxRetries:      cfg.MaxRetries,
+		obs:             cfg.Observer,
+		logger:          cfg.Logger,
+		userAgent:       cfg.UserAgent,
+		maxBody:         cfg.MaxResponseBytes,
+		maxPages:        cfg.MaxPages,
+		initialInterval: defaultInitialInterval,
+		maxInterval:     defaultMaxInterval,
+	}
+	if c.key == "" || c.secret == "" {
+		return nil, errors.New("creating audit API client: API key and secret are required")
+	}
+	c.authToken = base64.StdEncoding.EncodeToString([]byte(c.key + ":" + c.secret))
+	raw := cfg.BaseURL
+	if raw == "" {
+		raw = DefaultBaseURL
+	}
+	base, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		// url.Parse errors quote the whole URL, which may hold credentials.
+		return nil, errors.New("creating audit API client: base URL is not a valid URL")
+	case base.Scheme != "http" && base.Scheme != "https", base.Host == "":
+		return nil, errors.New("creating audit API client: base URL must be an absolute http or https URL")
+	case base.User != nil:
+		return nil, errors.New("creating audit API client: base URL must not contain credentials; set the API key and secret instead")
+	case base.RawQuery != "" || base.Fragment != "":
+		return nil, errors.New("creating audit API client: base URL must not have a query or fragment")
+	}
+	base.Path = strings.TrimSuffix(base.Path, "/")
+	base.RawPath = strings.TrimSuffix(base.RawPath, "/")
+	c.base = base
+
+	switch {
+	case cfg.Timeout < 0:
+		return nil, errors.New("creating audit API client: timeout must not be negative")
+	case cfg.MaxRetries < 0:
+		return nil, errors.New("creating audit API client: max retries must not be negative")
+	case cfg.RequestsPerSecond < 0:
+		return nil, errors.New("creating audit API client: requests per second must not be negative")
+	case cfg.MaxResponseBytes < 0:
+		return nil, errors.New("creating audit API client: max response bytes must not be negative")
+	case cfg.MaxPages < 0:
+		return nil, errors.New("creating audit API client: max pages must not be negative")
+	}
+	if c.timeout == 0 {
+		c.timeout = DefaultTimeout
+	}
+	if cfg.RequestsPerSecond > 0 {
+		c.limiter = rate.NewLimiter(rate.Limit(cfg.RequestsPerSecond), 1)
+	}
+	if c.obs == nil {
+		c.obs = nopObserver{}
+	}
+	if c.logger == nil {
+		c.logger = log.NewNopLogger()
+	}
+	if c.userAgent == "" {
+		c.userAgent = DefaultUserAgent
+	}
+	if c.maxBody == 0 {
+		c.maxBody = DefaultMaxResponseBytes
+	}
+	if c.maxPages == 0 {
+		c.maxPages = DefaultMaxPages
+	}
+
+	// A copy, so that the caller's client keeps its own redirect policy.
+	hc := &http.Client{}
+	if cfg.HTTPClient != nil {
+		*hc = *cfg.HTTPClient
+	}
+	// Following a redirect could send the credentials to another host.
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	c.hc = hc
+	return c, nil
+}
+
+// endpointURL builds a URL under the base URL; it never carries userinfo.
+func (c *Client) endpointURL(query url.Values, segments ...string) string {
+	u := *c.base
+	escaped := c.base.EscapedPath()
+	for _, s := range segments {
+		u.Path += "/" + s
+		escaped += "/" + url.PathEscape(s)
+	}
+	u.RawPath = escaped
+	u.RawQuery = query.Encode()
+	return u.String()
+}
+
+// response is a 2xx answer.
+type response struct {
+	status int
+	body   []byte
+}
+
+// call runs attempts with retries until one succeeds, a failure cannot be
+// retried, MaxRetries is spent or ctx ends. decode turns a 2xx answer into
+// the result; its error is a decoding failure.
+func (c *Client) call(ctx context.Context, endpoint, op, method, target string, decode func(*response) error) error {
+	b := &backoff.ExponentialBackOff{
+		InitialInterval:     c.initialInterval,
+		RandomizationFactor: backoff.DefaultRandomizationFactor,
+		Multiplier:          backoff.DefaultMultiplier,
+		MaxInterval:         c.maxInterval,
+	}
+	var last *Error
+	_, err := backoff.Retry(ctx, func() (struct{}, error) {
+		err := c.attempt(ctx, endpoint, op, method, target, decode)
+		var e *Error
+		if errors.As(err, &e) {
+			last = e
+		}
+		return struct{}{}, err
+	},
+		backoff.WithBackOff(b),
+		backoff.WithMaxTries(uint(c.maxRetries)+1),
+		backoff.WithMaxElapsedTime(0), // bounded by ctx and MaxRetries instead
+		backoff.WithNotify(func(err error, _ time.Duration) { c.obs.Retry(endpoint, Reason(err)) }),
+	)
+	if err == nil {
+		return nil
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	// ctx ended between attempts: report the failure that was being retried.
+	if last != nil {
+		return fmt.Errorf("%w; stopped retrying: %w", last, err)
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+// attempt sends one request. It returns nil, a retryable error, a
+// *retryAfterError or a backoff.Permanent error.
+func (c *Client) attempt(ctx context.Context, endpoint, op, method, target string, decode func(*response) error) error {
+	fail := func(status int, reason, msg string, err error) *Error {
+		return &Error{Endpoint: endpoint, StatusCode: status, Reason: reason, Message: c.scrub(msg), op: op, err: err}
+	}
+	if c.limiter != nil {
+		if err := c.limiter.Wait(ctx); err != nil {
+			return backoff.Permanent(fail(0, ReasonTimeout, "waiting for the client-side rate limit", err))
+		}
+	}
+	actx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(actx, method, target, nil)
+	if err != nil {
+		return backoff.Permanent(fail(0, ReasonOther, "building the request", err))
+	}
+	req.SetBasicAuth(c.key, c.secret)
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", c.userAgent)
+
+	start := time.Now()
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		c.record(endpoint, method, target, "error", time.Since(start), err)
+		return fail(0, transportReason(err), "", err)
+	}
+	ok := resp.StatusCode >= 200 && resp.StatusCode < 300
+	limit := int64(maxErrorBodyBytes)
+	if ok {
+		limit = c.maxBody
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	resp.Body.Close()
+	code := strconv.Itoa(resp.StatusCode)
+	c.record(endpoint, method, target, code, time.Since(start), err)
+	if err != nil {
+		return fail(resp.StatusCode, transportReason(err), "reading the response", err)
+	}
+
+	if ok {
+		if int64(len(body)) > c.maxBody {
+			// The same answer would come again: no retry.
+			return backoff.Permanent(fail(resp.StatusCode, ReasonDecode,
+				fmt.Sprintf("response body larger than %d bytes", c.maxBody), nil))
+		}
+		if err := decode(&response{status: resp.StatusCode, body: body}); err != nil {
+			// Invalid JSON on a 200 is how a cut connection looks: retry.
+			return fail(resp.StatusCode, ReasonDecode, "decoding the response", err)
+		}
+		return nil
+	}
+
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		host := "an unknown location"
+		if loc, err := resp.Location(); err == nil {
+			host = loc.Host
+		}
+		return backoff.Permanent(fail(resp.StatusCode, ReasonOther,
+			fmt.Sprintf("the API redirected to %s; not followed, so credentials were not sent there", host), nil))
+	}
+
+	msg := apiMessage(body)
+	reason, retry := classifyStatus(resp.StatusCode, msg)
+	e := fail(resp.StatusCode, reason, msg, nil)
+	if reason == ReasonQuota || reason == ReasonRateLimited {
+		c.obs.RateLimited(endpoint)
+	}
+	if !retry {
+		return backoff.Permanent(e)
+	}
+	wait, hasWait := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+	if !hasWait {
+		return e
+	}
+	e.RetryAfter = wait
+	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < wait {
+		// Sleeping into the deadline would only hide why the call failed.
+		if e.Reason != ReasonQuota {
+			e.Reason = ReasonRateLimited
+		}
+		e.Message = fmt.Sprintf("%s (the API asked to retry after %s, past the deadline)", e.Message, wait)
+		return backoff.Permanent(e)
+	}
+	return &retryAfterError{err: e, ra: &backoff.RetryAfterError{Duration: wait}}
+}
+
+func (c *Client) record(endpoint, method, target, code string, d time.Duration, err error) {
+	c.obs.Request(endpoint, code, d)
+	keyvals := []any{"msg", "Audit API request", "endpoint", endpoint, "method", method, "url", target, "code", code, "duration", d}
+	if err != nil {
+		keyvals = append(keyvals, "err", c.scrub(err.Error()))
+	}
+	level.Debug(c.logger).Log(keyvals...)
+}
+
+// scrub removes the secret from text that came from elsewhere, in case a
+// server echoes the request back.
+func (c *Client) scrub(s string) string {
+	for _, secret := range []string{c.authToken, c.secret} {
+		if secret != "" {
+			s = strings.ReplaceAll(s, secret, "<secret>")
+		}
+	}
+	return s
+}

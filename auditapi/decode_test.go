@@ -1,0 +1,234 @@
+package auditapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"reflect"
+	"testing"
+	"time"
+)
+
+type eventSummary struct {
+	ID        string
+	Type      string
+	CreatedAt time.Time
+	UserEmail string
+	UserID    string
+	Source    string
+	Country   string
+	Context   string
+}
+
+func summarize(events []Event) []eventSummary {
+	var out []eventSummary
+	for _, e := range events {
+		// Fixtures differ in indentation; compare the context compacted.
+		var ctx bytes.Buffer
+		if err := json.Compact(&ctx, e.Context); err != nil {
+			ctx.Write(e.Context)
+		}
+		out = append(out, eventSummary{e.ID, e.EventType, e.CreatedAt, e.UserEmail, e.UserID, e.Source, e.SourceCountry, ctx.String()})
+	}
+	return out
+}
+
+func utc(s string) time.Time {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		panic(err)
+	}
+	return t.UTC()
+}
+
+func TestListPageDecoding(t *testing.T) {
+	newest := []eventSummary{
+		{"aaaaaaaa-bbbb-cccc-dddd-000000000003", "NUMBER_UPDATED", utc("2018-05-16T16:34:22Z"), "yourname@example.com", "1234567", "CD", "GB",
+			`{"country":"GB","msisdn":"447700900000","voice-type":"app"}`},
+		{"aaaaaaaa-bbbb-cccc-dddd-000000000002", "APP_CREATE", utc("2018-05-16T16:30:00Z"), "yourname@example.com", "1234567", "CD", "GB",
+			`{"appId":"0c1a9c63-4d3c-4a5b-9a5e-0123456789ab","name":"demo"}`},
+		{"aaaaaaaa-bbbb-cccc-dddd-000000000001", "USER_LOGIN", utc("2018-05-16T09:00:01Z"), "yourname@example.com", "1234567", "CD", "GB", `{}`},
+	}
+	oldest := []eventSummary{newest[2], newest[1], newest[0]}
+
+	tests := []struct {
+		file       string
+		wantEvents []eventSummary
+		wantPage   Page // without Events
+	}{
+		{"page_newest_first.json", newest, Page{Number: 1, Size: 30, TotalPages: 1, TotalElements: 3, hasTotalElements: true}},
+		{"page_oldest_first.json", oldest, Page{Number: 1, Size: 30, TotalPages: 1, TotalElements: 3, hasTotalElements: true}},
+		{"page_empty.json", nil, Page{Number: 1, Size: 100, TotalPages: 0, TotalElements: 0, hasTotalElements: true}},
+		{"page_page_variant.json", []eventSummary{
+			{"aaaaaaaa-bbbb-cccc-dddd-000000000010", "USER_STATUS", utc("2020-01-02T03:04:05Z"), "admin@example.com", "42", "CD", "GB", `{"status":"ACTIVE"}`},
+		}, Page{Number: 2, Size: 1, TotalPages: 3, TotalElements: 3, HasNext: true, hasTotalElements: true}},
+		{"page_event_variants.json", []eventSummary{
+			// No user fields at all, as in the documented DEVAPI example.
+			{"bbbbbbbb-0000-0000-0000-000000000001", "NUMBER_RELEASE", utc("2018-08-01T10:11:12Z"), "", "", "DEVAPI", "US", `{"msisdn":"14155550100"}`},
+			{"bbbbbbbb-0000-0000-0000-000000000002", "USER_UPDATE", utc("2018-08-01T10:11:12Z"), "someone@example.com", "7654321", "CD", "", "null"},
+			{"bbbbbbbb-0000-0000-0000-000000000003", "APP_DELETE", utc("2018-08-01T10:11:12.5Z"), "", "99", "CD", "", `{"applicationId":"abc","voice-type":"app"}`},
+			// Unreadable created_at: kept, with a zero time, for the caller to skip.
+			{"bbbbbbbb-0000-0000-0000-000000000004", "USER_LOGIN", time.Time{}, "someone@example.com", "", "CD", "", ""},
+			// Fields of the wrong type are left empty; the rest survives.
+			{"bbbbbbbb-0000-0000-0000-000000000005", "USER_LOGOUT", time.Time{}, "", "", "CD", "GB", ""},
+		}, Page{Number: 1, Size: 30, TotalPages: 1, TotalElements: 5, hasTotalElements: true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			body := readTestdata(t, tt.file)
+			c := newTestClient(t, newTestServer(t, serveFile(t, tt.file)), nil, nil)
+			p, err := c.ListPage(context.Background(), Query{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := summarize(p.Events); !reflect.DeepEqual(got, tt.wantEvents) {
+				t.Errorf("events:\n got %+v\nwant %+v", got, tt.wantEvents)
+			}
+			for _, e := range p.Events {
+				if !bytes.Contains(body, e.Raw) || e.Raw[0] != '{' || e.Raw[len(e.Raw)-1] != '}' {
+					t.Errorf("Raw of %s is not the event's bytes: %s", e.ID, e.Raw)
+				}
+			}
+			p.Events = nil
+			if !reflect.DeepEqual(*p, tt.wantPage) {
+				t.Errorf("page: got %+v, want %+v", *p, tt.wantPage)
+			}
+		})
+	}
+}
+
+func TestDecodePageRejectsBrokenBodies(t *testing.T) {
+	full := readTestdata(t, "page_newest_first.json")
+	for name, body := range map[string][]byte{
+		"truncated":          full[:len(full)/2],
+		"empty":              nil,
+		"array":              []byte(`[]`),
+		"html":               []byte(`<html>gateway</html>`),
+		"events not a list":  []byte(`{"_embedded":{"events":{}}}`),
+		"page block strings": []byte(`{"page":{"totalPages":"many"}}`),
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := decodePage(body); err == nil {
+				t.Error("got no error")
+			}
+		})
+	}
+}
+
+func TestParseCreatedAt(t *testing.T) {
+	tests := []struct {
+		in   string
+		want time.Time
+	}{
+		{"2018-05-16T16:34:22", utc("2018-05-16T16:34:22Z")},
+		{"2018-05-16T16:34:22Z", utc("2018-05-16T16:34:22Z")},
+		{"2018-05-16T18:34:22+02:00", utc("2018-05-16T16:34:22Z")},
+		{"2018-05-16T16:34:22.123456Z", utc("2018-05-16T16:34:22.123456Z")},
+		{"2018-05-16T16:34:22.250", utc("2018-05-16T16:34:22.25Z")},
+		{"2018-05-16 16:34:22", utc("2018-05-16T16:34:22Z")},
+		{"", time.Time{}},
+		{"16/05/2018", time.Time{}},
+		{"2018-05-16", time.Time{}},
+	}
+	for _, tt := range tests {
+		if got := parseCreatedAt(tt.in); !got.Equal(tt.want) || got.Location() != time.UTC {
+			t.Errorf("parseCreatedAt(%q) = %v, want %v", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestParseRetryAfter(t *testing.T) {
+	now := utc("2024-03-01T12:00:00Z")
+	tests := []struct {
+		in     string
+		want   time.Duration
+		wantOK bool
+	}{
+		{"5", 5 * time.Second, true},
+		{" 0 ", 0, true},
+		{"Fri, 01 Mar 2024 12:00:30 GMT", 30 * time.Second, true},
+		{"Fri, 01 Mar 2024 11:00:00 GMT", 0, true},
+		{"99999999999999999", maxRetryAfterSeconds * time.Second, true},
+		{"", 0, false},
+		{"-3", 0, false},
+		{"soon", 0, false},
+	}
+	for _, tt := range tests {
+		got, ok := parseRetryAfter(tt.in, now)
+		if got != tt.want || ok != tt.wantOK {
+			t.Errorf("parseRetryAfter(%q) = %v, %v; want %v, %v", tt.in, got, ok, tt.want, tt.wantOK)
+		}
+	}
+}
+
+func TestDecodeEventTypes(t *testing.T) {
+	tests := []struct {
+		in   string
+		want []EventType
+	}{
+		{`{"eventTypes":[{"type":"USER_STATUS","description":"User status updated"}]}`, []EventType{{"USER_STATUS", "User status updated"}}},
+		{`[{"type":"APP_CREATE"}]`, []EventType{{Type: "APP_CREATE"}}},
+		{`{"eventTypes":[]}`, nil},
+		{"  \n", nil},
+	}
+	for _, tt := range tests {
+		got, err := decodeEventTypes([]byte(tt.in))
+		if err != nil || !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("decodeEventTypes(%s) = %v, %v; want %v", tt.in, got, err, tt.want)
+		}
+	}
+	if _, err := decodeEventTypes([]byte(`{"eventTypes":`)); err == nil {
+		t.Error("truncated answer: got no error")
+	}
+}
+
+// plainPage is what a naive decoder would use: the baseline for
+// BenchmarkDecodePage.
+type plainPage struct {
+	Embedded struct {
+		Events []struct {
+			ID                   string          `json:"id"`
+			EventType            string          `json:"event_type"`
+			EventTypeDescription string          `json:"event_type_description"`
+			CreatedAt            string          `json:"created_at"`
+			UserEmail            string          `json:"user_email"`
+			UserID               json.Number     `json:"user_id"`
+			AccountID            string          `json:"account_id"`
+			Source               string          `json:"source"`
+			SourceIP             string          `json:"source_ip"`
+			SourceDescription    string          `json:"source_description"`
+			SourceCountry        string          `json:"source_country"`
+			Context              json.RawMessage `json:"context"`
+		} `json:"events"`
+	} `json:"_embedded"`
+	Page struct {
+		Size          int `json:"size"`
+		TotalElements int `json:"totalElements"`
+		TotalPages    int `json:"totalPages"`
+		Number        int `json:"number"`
+	} `json:"page"`
+}
+
+func BenchmarkDecodePage(b *testing.B) {
+	body := readTestdata(b, "page_100.json")
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		p, err := decodePage(body)
+		if err != nil || len(p.Events) != 100 {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkDecodePageBaseline(b *testing.B) {
+	body := readTestdata(b, "page_100.json")
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		var p plainPage
+		if err := json.Unmarshal(body, &p); err != nil || len(p.Embedded.Events) != 100 {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,211 @@
+package auditapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Reasons reported by Reason and carried in Error.Reason.
+const (
+	ReasonAuth        = "auth"
+	ReasonQuota       = "quota"
+	ReasonRateLimited = "rate_limited"
+	ReasonServer      = "server"
+	ReasonTimeout     = "timeout"
+	ReasonNetwork     = "network"
+	ReasonDecode      = "decode"
+	ReasonNotFound    = "not_found"
+	ReasonBadRequest  = "bad_request"
+	ReasonOther       = "other"
+)
+
+// ErrNotFound matches, through errors.Is, an Error for a 404 answer.
+var ErrNotFound = errors.New("not found")
+
+// maxMessageBytes bounds how much of an error body ends up in an error
+// string: gateways answer with whole HTML pages.
+const maxMessageBytes = 256
+
+// Error is a failed Audit API call.
+type Error struct {
+	Endpoint   string // "list", "get" or "options"
+	StatusCode int    // 0 when no response came
+	Reason     string // as returned by Reason
+	Message    string // the API's message, or what went wrong locally
+	RetryAfter time.Duration
+
+	op  string // what was being done, e.g. "fetching events page 3"
+	err error  // the transport or decoding error behind it, if any
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	if e.op != "" {
+		b.WriteString(e.op)
+	} else {
+		fmt.Fprintf(&b, "calling the audit API (%s)", e.Endpoint)
+	}
+	if e.StatusCode != 0 {
+		fmt.Fprintf(&b, ": HTTP %d", e.StatusCode)
+		if t := http.StatusText(e.StatusCode); t != "" {
+			b.WriteString(" " + t)
+		}
+	}
+	if e.Message != "" {
+		b.WriteString(": " + e.Message)
+	}
+	if e.err != nil {
+		b.WriteString(": " + e.err.Error())
+	}
+	return b.String()
+}
+
+func (e *Error) Unwrap() error { return e.err }
+
+// Is makes errors.Is(err, ErrNotFound) true for a 404.
+func (e *Error) Is(target error) bool {
+	return target == ErrNotFound && e.Reason == ReasonNotFound
+}
+
+// Reason classifies err for metrics: "auth", "quota", "rate_limited",
+// "server", "timeout", "network", "decode", "not_found", "bad_request" or
+// "other"; "" for nil.
+func Reason(err error) string {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) && e.Reason != "" {
+		return e.Reason
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return ReasonTimeout
+	}
+	return ReasonOther
+}
+
+// classifyStatus maps a non-2xx status to a reason and whether a retry can help.
+func classifyStatus(status int, message string) (reason string, retry bool) {
+	switch {
+	case status == http.StatusUnauthorized:
+		// The gateway reports "Quota Exceeded" as a 401: that is a rate
+		// limit, not bad credentials.
+		if strings.Contains(strings.ToLower(message), "quota") {
+			return ReasonQuota, true
+		}
+		return ReasonAuth, false
+	case status == http.StatusForbidden:
+		return ReasonAuth, false
+	case status == http.StatusTooManyRequests:
+		return ReasonRateLimited, true
+	case status == http.StatusRequestTimeout:
+		return ReasonTimeout, true
+	case status == http.StatusNotFound:
+		return ReasonNotFound, false
+	case status == http.StatusBadRequest:
+		return ReasonBadRequest, false
+	case status >= 500:
+		return ReasonServer, true
+	default:
+		return ReasonOther, false
+	}
+}
+
+// transportReason classifies an error that came instead of a response.
+func transportReason(err error) string {
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+		return ReasonTimeout
+	}
+	if errors.Is(err, context.Canceled) {
+		return ReasonOther
+	}
+	return ReasonNetwork
+}
+
+// apiMessage extracts the message of an error body. Documented errors are
+// {"status":401,"error":"Unauthorized","message":"..."}; other Vonage APIs
+// answer RFC 7807 problems, and gateways plain text or HTML.
+func apiMessage(body []byte) string {
+	var p struct {
+		Error      any    `json:"error"`
+		Title      string `json:"title"`
+		ErrorTitle string `json:"error_title"`
+		Message    string `json:"message"`
+		Detail     string `json:"detail"`
+	}
+	if json.Unmarshal(body, &p) == nil {
+		var parts []string
+		title := p.Title
+		if s, ok := p.Error.(string); ok && s != "" {
+			title = s
+		} else if title == "" {
+			title = p.ErrorTitle
+		}
+		if title != "" {
+			parts = append(parts, title)
+		}
+		for _, s := range []string{p.Message, p.Detail} {
+			if s != "" && s != title {
+				parts = append(parts, s)
+				break
+			}
+		}
+		if len(parts) > 0 {
+			return truncate(strings.Join(parts, ": "))
+		}
+	}
+	return truncate(strings.Join(strings.Fields(string(body)), " "))
+}
+
+func truncate(s string) string {
+	if len(s) <= maxMessageBytes {
+		return s
+	}
+	cut := maxMessageBytes
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
+}
+
+// maxRetryAfterSeconds is a year: longer than any wait the client accepts.
+const maxRetryAfterSeconds = 365 * 24 * 3600
+
+// retryAfterError tells backoff.Retry to wait as long as the API asked,
+// while keeping the Error for the caller.
+type retryAfterError struct {
+	err *Error
+	ra  error
+}
+
+func (r *retryAfterError) Error() string   { return r.err.Error() }
+func (r *retryAfterError) Unwrap() []error { return []error{r.err, r.ra} }
+
+// parseRetryAfter reads a Retry-After header: delta seconds or an HTTP-date.
+func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs < 0 {
+			return 0, false
+		}
+		// Cap before multiplying, so that a silly value cannot overflow.
+		return time.Duration(min(secs, maxRetryAfterSeconds)) * time.Second, true
+	}
+	t, err := http.ParseTime(v)
+	if err != nil {
+		return 0, false
+	}
+	return max(t.Sub(now), 0), true
+}
