@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	stdlog "log"
 	"log/slog"
 	"net/http"
 	"time"
@@ -55,7 +56,7 @@ func serve(ctx context.Context, cfg *config.Config, o serveOptions, logger log.L
 
 	mux := http.NewServeMux()
 	mux.Handle(o.metricsPath, exp.Handler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{
-		ErrorLog:      log.NewStdlibAdapter(level.Error(logger)),
+		ErrorLog:      stdlog.New(log.NewStdlibAdapter(level.Error(logger)), "", 0),
 		ErrorHandling: promhttp.ContinueOnError,
 	})))
 	if o.metricsPath != "/" {

@@ -49,7 +49,7 @@ func TestExposition(t *testing.T) {
 			{Type: "USER_LOGIN", Description: "User login"},
 			{Type: "ACCOUNT_SECRET_CREATE", Description: "Secret created"},
 		}},
-		account: AccountOptions{Overlap: time.Minute, CountryBreakdown: true},
+		account: AccountOptions{Lookback: time.Minute, Overlap: time.Minute, CountryBreakdown: true},
 	})
 	now := f.clock.Now()
 	f.sim.Add(
@@ -143,7 +143,7 @@ func TestUserLabel(t *testing.T) {
 }
 
 func TestLateEventsWithinOverlapAreCountedOnce(t *testing.T) {
-	f := newFixture(t, fixtureOptions{account: AccountOptions{Overlap: 2 * time.Minute}})
+	f := newFixture(t, fixtureOptions{account: AccountOptions{Lookback: time.Minute, Overlap: 2 * time.Minute}})
 	now := f.clock.Now()
 	f.sim.Add(
 		simulator.Event{ID: "on-time", EventType: "USER_LOGIN", CreatedAt: now.Add(-5 * time.Second), Source: "CD"},
