@@ -163,7 +163,7 @@ func TestRetryThenSuccess(t *testing.T) {
 			if tt.retryAfter {
 				c.initialInterval, c.maxInterval = time.Hour, time.Hour
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			p, err := c.ListPage(ctx, Query{})
 			if err != nil {
