@@ -55,6 +55,9 @@ type Config struct {
 	UserAgent         string        // default DefaultUserAgent
 	MaxResponseBytes  int64         // default 32 MiB; a larger body is an error (reason "decode")
 	MaxPages          int           // Pages stops with an error past this many pages; default 10000
+	// MaxConcurrency is how many pages Pages fetches at once in a backfill;
+	// 0 or 1 fetches one at a time. RequestsPerSecond still bounds the rate.
+	MaxConcurrency int
 }
 
 // Observer is told about every request, so that the exporter can count them.
@@ -90,6 +93,8 @@ type Client struct {
 	userAgent  string
 	maxBody    int64
 	maxPages   int
+	// maxConcurrency is at least 1.
+	maxConcurrency int
 
 	// Backoff bounds; tests shorten them.
 	initialInterval time.Duration
@@ -108,6 +113,7 @@ func New(cfg Config) (*Client, error) {
 		userAgent:       cfg.UserAgent,
 		maxBody:         cfg.MaxResponseBytes,
 		maxPages:        cfg.MaxPages,
+		maxConcurrency:  max(cfg.MaxConcurrency, 1),
 		initialInterval: defaultInitialInterval,
 		maxInterval:     defaultMaxInterval,
 	}
@@ -146,6 +152,8 @@ func New(cfg Config) (*Client, error) {
 		return nil, errors.New("creating audit API client: max response bytes must not be negative")
 	case cfg.MaxPages < 0:
 		return nil, errors.New("creating audit API client: max pages must not be negative")
+	case cfg.MaxConcurrency < 0:
+		return nil, errors.New("creating audit API client: max concurrency must not be negative")
 	}
 	if c.timeout == 0 {
 		c.timeout = DefaultTimeout

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -30,74 +31,30 @@ func parseCreatedAt(s string) time.Time {
 	return time.Time{}
 }
 
-// flexString accepts a JSON string or number (user_id has been seen as
-// both) and ignores anything else.
-type flexString string
-
-func (f *flexString) UnmarshalJSON(b []byte) error {
-	switch {
-	case len(b) > 0 && b[0] == '"':
-		var s string
-		if err := json.Unmarshal(b, &s); err == nil {
-			*f = flexString(s)
-		}
-	case len(b) > 0 && (b[0] == '-' || (b[0] >= '0' && b[0] <= '9')):
-		*f = flexString(b)
-	}
-	// Never an error: the standard decoder stops at the first error an
-	// Unmarshaler returns, which would drop the rest of the event.
-	return nil
-}
-
-// wireEvent is an event as the API spells it.
-type wireEvent struct {
-	ID                   string          `json:"id"`
-	EventType            string          `json:"event_type"`
-	EventTypeDescription string          `json:"event_type_description"`
-	CreatedAt            string          `json:"created_at"`
-	UserEmail            string          `json:"user_email"`
-	UserID               flexString      `json:"user_id"`
-	AccountID            string          `json:"account_id"`
-	Source               string          `json:"source"`
-	SourceIP             string          `json:"source_ip"`
-	SourceDescription    string          `json:"source_description"`
-	SourceCountry        string          `json:"source_country"`
-	Context              json.RawMessage `json:"context"`
-}
-
 // UnmarshalJSON decodes an event as the Audit API sends it, leniently: a
 // field of an unexpected type is left empty, and a created_at it cannot read
-// leaves CreatedAt zero, instead of failing. Raw keeps the exact bytes.
+// leaves CreatedAt zero, instead of failing. Raw keeps a copy of the bytes.
 func (e *Event) UnmarshalJSON(b []byte) error {
-	var w wireEvent
-	if err := json.Unmarshal(b, &w); err != nil {
-		var typeErr *json.UnmarshalTypeError
-		if !errors.As(err, &typeErr) {
-			return err
+	if !json.Valid(b) {
+		return errors.New("decoding event: invalid JSON")
+	}
+	b = bytes.TrimSpace(bytes.Clone(b))
+	*e = Event{}
+	if len(b) > 0 && b[0] == '{' {
+		if _, err := readEvent(b, 0, e); err != nil {
+			return fmt.Errorf("decoding event: %w", err)
 		}
 	}
-	*e = Event{
-		ID:                   w.ID,
-		EventType:            w.EventType,
-		EventTypeDescription: w.EventTypeDescription,
-		CreatedAt:            parseCreatedAt(w.CreatedAt),
-		UserEmail:            w.UserEmail,
-		UserID:               string(w.UserID),
-		AccountID:            w.AccountID,
-		Source:               w.Source,
-		SourceIP:             w.SourceIP,
-		SourceDescription:    w.SourceDescription,
-		SourceCountry:        w.SourceCountry,
-		Context:              w.Context,
-		Raw:                  bytes.Clone(b),
-	}
+	e.Raw = b
 	return nil
 }
 
 // wirePage is one page of GET /events. Pointers tell a missing value from 0.
+// The events stay raw here: decodeEvents reads them in one pass of its own,
+// which keeps each event's bytes as Raw without a second copy.
 type wirePage struct {
 	Embedded *struct {
-		Events []Event `json:"events"`
+		Events json.RawMessage `json:"events"`
 	} `json:"_embedded"`
 	Links struct {
 		Next json.RawMessage `json:"next"`
@@ -111,11 +68,16 @@ type wirePage struct {
 	} `json:"page"`
 }
 
-var errNotObject = errors.New("expected a JSON object")
+var (
+	errNotObject = errors.New("expected a JSON object")
+	errNotList   = errors.New("_embedded.events is not a JSON array")
+)
 
-// decodePage decodes a page in one pass; any error means the body as a whole
-// is not a page (most often a cut connection).
-func decodePage(body []byte) (*Page, error) {
+// DecodePage decodes the body of a GET /events answer, as ListPage does;
+// any error means the body as a whole is not a page (most often a cut
+// connection). The events keep slices of body as Raw and Context: body must
+// not change afterwards.
+func DecodePage(body []byte) (*Page, error) {
 	if !isObject(body) {
 		return nil, errNotObject
 	}
@@ -125,7 +87,11 @@ func decodePage(body []byte) (*Page, error) {
 	}
 	p := &Page{HasNext: len(w.Links.Next) > 0 && string(w.Links.Next) != "null"}
 	if w.Embedded != nil {
-		p.Events = w.Embedded.Events
+		events, err := decodeEvents(w.Embedded.Events)
+		if err != nil {
+			return nil, err
+		}
+		p.Events = events
 	}
 	if m := w.Page; m != nil {
 		switch {

@@ -108,7 +108,7 @@ func TestDecodePageRejectsBrokenBodies(t *testing.T) {
 		"page block strings": []byte(`{"page":{"totalPages":"many"}}`),
 	} {
 		t.Run(name, func(t *testing.T) {
-			if _, err := decodePage(body); err == nil {
+			if _, err := DecodePage(body); err == nil {
 				t.Error("got no error")
 			}
 		})
@@ -214,7 +214,7 @@ func BenchmarkDecodePage(b *testing.B) {
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	for b.Loop() {
-		p, err := decodePage(body)
+		p, err := DecodePage(body)
 		if err != nil || len(p.Events) != 100 {
 			b.Fatal(err)
 		}

@@ -17,7 +17,6 @@ import (
 // pagingServer pages through n events built from a recorded one, with
 // switches for the ways the undocumented metadata might behave.
 type pagingServer struct {
-	t              testing.TB
 	n              int
 	totalPagesLie  int  // reported instead of the true totalPages when > 0
 	totalLie       int  // reported instead of the true totalElements when > 0
@@ -25,6 +24,9 @@ type pagingServer struct {
 	noLinks        bool // no _links.next
 	ignorePage     bool // always answer page 1
 	failOnPage     int  // answer 400 for this page
+	prepend        int  // once page 1 has been served, this many new events come first ...
+	staleFrom      int  // ... except in the first answer for a page from this one on, when > 0
+	served         map[int]int
 	templateEvent  []byte
 	templateID     []byte
 	mu             sync.Mutex
@@ -40,7 +42,7 @@ func newPagingServer(t testing.TB, n int) *pagingServer {
 	if err := json.Unmarshal(readTestdata(t, "page_100.json"), &p); err != nil {
 		t.Fatal(err)
 	}
-	return &pagingServer{t: t, n: n, templateEvent: p.Embedded.Events[0], templateID: []byte("5f0c2d1e-7a3b-4c5d-8e9f-000000000250")}
+	return &pagingServer{n: n, templateEvent: p.Embedded.Events[0], templateID: []byte("5f0c2d1e-7a3b-4c5d-8e9f-000000000250")}
 }
 
 func (s *pagingServer) pages() []int {
@@ -54,6 +56,15 @@ func (s *pagingServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	size, _ := strconv.Atoi(r.URL.Query().Get("size"))
 	s.mu.Lock()
 	s.requestedPages = append(s.requestedPages, page)
+	prepended := 0
+	if s.served == nil {
+		s.served = map[int]int{}
+	}
+	s.served[page]++
+	stale := s.staleFrom > 0 && page >= s.staleFrom && s.served[page] == 1
+	if len(s.requestedPages) > 1 && !stale {
+		prepended = s.prepend
+	}
 	s.mu.Unlock()
 	if page == s.failOnPage {
 		w.WriteHeader(http.StatusBadRequest)
@@ -62,11 +73,16 @@ func (s *pagingServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.ignorePage {
 		page = 1
 	}
-	totalPages := (s.n + size - 1) / size
+	n := s.n + prepended
+	totalPages := (n + size - 1) / size
 	body := map[string]any{}
 	var events []json.RawMessage
-	for i := (page - 1) * size; i < min(page*size, s.n); i++ {
-		events = append(events, bytes.Replace(s.templateEvent, s.templateID, fmt.Appendf(nil, "event-%06d", i), 1))
+	for i := (page - 1) * size; i < min(page*size, n); i++ {
+		id := fmt.Appendf(nil, "event-%06d", i-prepended)
+		if i < prepended {
+			id = fmt.Appendf(nil, "new-%06d", i)
+		}
+		events = append(events, bytes.Replace(s.templateEvent, s.templateID, id, 1))
 	}
 	if len(events) > 0 {
 		body["_embedded"] = map[string]any{"events": events}
@@ -81,15 +97,15 @@ func (s *pagingServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if s.totalPagesLie > 0 {
 			totalPages = s.totalPagesLie
 		}
-		total := s.n
+		total := n
 		if s.totalLie > 0 {
 			total = s.totalLie
 		}
 		body["page"] = map[string]int{"size": size, "totalElements": total, "totalPages": totalPages, "number": page}
 	}
-	if err := json.NewEncoder(w).Encode(body); err != nil {
-		s.t.Error(err)
-	}
+	// A write fails only when the client gave up, as the other requests of
+	// a failed concurrent batch do.
+	_ = json.NewEncoder(w).Encode(body)
 }
 
 func seq(n int) []int {

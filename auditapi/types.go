@@ -60,4 +60,5 @@ type Page struct {
 	HasNext       bool
 
 	hasTotalElements bool // the page block had totalElements
+	full             bool // as many events as the page size asked for
 }
