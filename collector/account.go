@@ -50,6 +50,9 @@ type AccountOptions struct {
 	Logger           log.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Requests returns how many requests API has sent so far, for the
+	// poll_requests gauge; nil leaves the gauge at 0.
+	Requests func() uint64
 }
 
 type typeSource struct{ eventType, source string }
@@ -85,6 +88,7 @@ type Account struct {
 	up            bool
 	lastSuccess   time.Time
 	pollDuration  time.Duration
+	pollRequests  float64
 	polls         float64
 	pollErrors    map[string]float64
 	ingested      float64
@@ -165,6 +169,7 @@ func (a *Account) Poll(ctx context.Context) error {
 	a.mu.Lock()
 	a.lastPollStart = start
 	a.mu.Unlock()
+	requestsBefore := a.requests()
 
 	a.loadEventTypes(ctx)
 
@@ -179,6 +184,7 @@ func (a *Account) Poll(ctx context.Context) error {
 	defer a.mu.Unlock()
 	a.polls++
 	a.pollDuration = a.opts.Now().Sub(start)
+	a.pollRequests = float64(a.requests() - requestsBefore)
 	if err != nil {
 		a.up = false
 		a.pollErrors[reasonLabel(err)]++
@@ -191,6 +197,13 @@ func (a *Account) Poll(ctx context.Context) error {
 	a.prune()
 	level.Debug(a.opts.Logger).Log("msg", "Polled the Audit API", "account", a.opts.Name, "from", from.Format(time.RFC3339), "to", to.Format(time.RFC3339), "duration", a.pollDuration)
 	return nil
+}
+
+func (a *Account) requests() uint64 {
+	if a.opts.Requests == nil {
+		return 0
+	}
+	return a.opts.Requests()
 }
 
 // loadEventTypes exports every type listed by OPTIONS at zero, once. The

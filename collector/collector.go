@@ -32,6 +32,8 @@ var (
 		"Duration of the last finished poll of the Audit API.", []string{"account"}, nil)
 	pollsDesc = prometheus.NewDesc(prometheus.BuildFQName(namespace, "", "polls_total"),
 		"Polls of the Audit API finished, successful or not.", []string{"account"}, nil)
+	pollRequestsDesc = prometheus.NewDesc(prometheus.BuildFQName(namespace, "", "poll_requests"),
+		"Requests the last finished poll sent to the Audit API, retries and the first poll's OPTIONS included.", []string{"account"}, nil)
 	pollErrorsDesc = prometheus.NewDesc(prometheus.BuildFQName(namespace, "", "poll_errors_total"),
 		"Polls of the Audit API that failed, by reason.", []string{"account", "reason"}, nil)
 	pollOverrunsDesc = prometheus.NewDesc(prometheus.BuildFQName(namespace, "", "poll_overruns_total"),
@@ -49,6 +51,7 @@ var (
 type Collector struct {
 	mu       sync.RWMutex
 	accounts []*Account
+	caches   map[*Account]*accountCache
 	api      *apiMetrics
 }
 
@@ -56,7 +59,7 @@ var _ prometheus.Collector = (*Collector)(nil)
 
 // NewCollector returns a collector without accounts.
 func NewCollector() *Collector {
-	return &Collector{api: newAPIMetrics()}
+	return &Collector{api: newAPIMetrics(), caches: map[*Account]*accountCache{}}
 }
 
 // SetAccounts replaces the accounts exported. API metrics of accounts no
@@ -65,8 +68,13 @@ func (c *Collector) SetAccounts(accounts []*Account) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	keep := map[string]bool{}
+	caches := make(map[*Account]*accountCache, len(accounts))
 	for _, a := range accounts {
 		keep[a.Name()] = true
+		caches[a] = c.caches[a]
+		if caches[a] == nil {
+			caches[a] = &accountCache{}
+		}
 	}
 	for _, a := range c.accounts {
 		if !keep[a.Name()] {
@@ -74,6 +82,7 @@ func (c *Collector) SetAccounts(accounts []*Account) {
 		}
 	}
 	c.accounts = accounts
+	c.caches = caches
 }
 
 // Observer returns the sink for one account's API request metrics.
@@ -86,7 +95,7 @@ func (c *Collector) Observer(account string) *Observer {
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		eventsDesc, userEventsDesc, countryEventsDesc, lastEventDesc,
-		upDesc, lastSuccessDesc, cursorDesc, pollDurationDesc, pollsDesc, pollErrorsDesc,
+		upDesc, lastSuccessDesc, cursorDesc, pollDurationDesc, pollsDesc, pollRequestsDesc, pollErrorsDesc,
 		pollOverrunsDesc, ingestedDesc, duplicatesDesc, skippedDesc,
 	} {
 		ch <- d
@@ -98,43 +107,146 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	c.mu.RLock()
 	accounts := c.accounts
+	caches := c.caches
 	c.mu.RUnlock()
 	for _, a := range accounts {
-		a.collect(ch)
+		caches[a].collect(a, ch)
 	}
 	c.api.collect(ch)
 }
 
-func (a *Account) collect(ch chan<- prometheus.Metric) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
+// accountCache keeps the metrics of one account's event series between
+// scrapes. Building a const metric (label checks, label pairs) costs several
+// times what sending a built one does, and between two scrapes few series
+// change: only those are built again.
+type accountCache struct {
+	mu        sync.Mutex // one scrape at a time uses the cache
+	gen       uint64
+	events    seriesCache[typeSource]
+	users     seriesCache[typeSourceUser]
+	countries seriesCache[typeCountry]
+	lastEvent seriesCache[string]
+}
+
+// collect brings the cache up to date under the account's lock, and sends
+// after releasing it, so that a slow reader of the scrape never holds up
+// counting.
+func (c *accountCache) collect(a *Account, ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
 	name := a.opts.Name
-	for k, v := range a.events {
-		ch <- prometheus.MustNewConstMetric(eventsDesc, prometheus.CounterValue, v, name, k.eventType, k.source)
+
+	a.mu.Lock()
+	update(&c.events, c.gen, a.events, identity, func(k typeSource, v float64) prometheus.Metric {
+		return prometheus.MustNewConstMetric(eventsDesc, prometheus.CounterValue, v, name, k.eventType, k.source)
+	})
+	update(&c.users, c.gen, a.users, identity, func(k typeSourceUser, v float64) prometheus.Metric {
+		return prometheus.MustNewConstMetric(userEventsDesc, prometheus.CounterValue, v, name, k.eventType, k.source, k.user)
+	})
+	update(&c.countries, c.gen, a.countries, identity, func(k typeCountry, v float64) prometheus.Metric {
+		return prometheus.MustNewConstMetric(countryEventsDesc, prometheus.CounterValue, v, name, k.eventType, k.country)
+	})
+	update(&c.lastEvent, c.gen, a.lastEvent, unixSeconds, func(t string, v float64) prometheus.Metric {
+		return prometheus.MustNewConstMetric(lastEventDesc, prometheus.GaugeValue, v, name, t)
+	})
+	self := a.selfMetrics()
+	a.mu.Unlock()
+
+	for _, s := range []interface {
+		send(chan<- prometheus.Metric)
+	}{&c.events, &c.users, &c.countries, &c.lastEvent} {
+		s.send(ch)
 	}
-	for k, v := range a.users {
-		ch <- prometheus.MustNewConstMetric(userEventsDesc, prometheus.CounterValue, v, name, k.eventType, k.source, k.user)
+	for _, m := range self {
+		ch <- m
 	}
-	for k, v := range a.countries {
-		ch <- prometheus.MustNewConstMetric(countryEventsDesc, prometheus.CounterValue, v, name, k.eventType, k.country)
+}
+
+// seriesCache holds the built metric of each series of one family.
+type seriesCache[K comparable] struct {
+	index   map[K]int
+	entries []cachedSeries[K]
+}
+
+type cachedSeries[K comparable] struct {
+	key    K
+	value  float64
+	gen    uint64 // the last scrape that found the series
+	metric prometheus.Metric
+}
+
+// update makes the cache hold exactly the series of m, building again the
+// metric of a series whose value changed.
+func update[K comparable, V any](c *seriesCache[K], gen uint64, m map[K]V, value func(V) float64, build func(K, float64) prometheus.Metric) {
+	if c.index == nil {
+		c.index = make(map[K]int, len(m))
 	}
-	for t, ts := range a.lastEvent {
-		ch <- prometheus.MustNewConstMetric(lastEventDesc, prometheus.GaugeValue, unixSeconds(ts), name, t)
+	for k, raw := range m {
+		v := value(raw)
+		i, ok := c.index[k]
+		if !ok {
+			c.index[k] = len(c.entries)
+			c.entries = append(c.entries, cachedSeries[K]{key: k, value: v, gen: gen, metric: build(k, v)})
+			continue
+		}
+		e := &c.entries[i]
+		e.gen = gen
+		if e.value != v {
+			e.value, e.metric = v, build(k, v)
+		}
 	}
-	ch <- prometheus.MustNewConstMetric(upDesc, prometheus.GaugeValue, boolValue(a.up), name)
-	ch <- prometheus.MustNewConstMetric(lastSuccessDesc, prometheus.GaugeValue, unixSeconds(a.lastSuccess), name)
-	ch <- prometheus.MustNewConstMetric(cursorDesc, prometheus.GaugeValue, unixSeconds(a.cursor), name)
-	ch <- prometheus.MustNewConstMetric(pollDurationDesc, prometheus.GaugeValue, a.pollDuration.Seconds(), name)
-	ch <- prometheus.MustNewConstMetric(pollsDesc, prometheus.CounterValue, a.polls, name)
+	if len(c.entries) == len(m) {
+		return
+	}
+	// Some series are gone (a cap, a restore): drop them.
+	for i := 0; i < len(c.entries); {
+		if c.entries[i].gen == gen {
+			i++
+			continue
+		}
+		delete(c.index, c.entries[i].key)
+		last := len(c.entries) - 1
+		if i != last {
+			c.entries[i] = c.entries[last]
+			c.index[c.entries[i].key] = i
+		}
+		c.entries[last] = cachedSeries[K]{}
+		c.entries = c.entries[:last]
+	}
+}
+
+func (c *seriesCache[K]) send(ch chan<- prometheus.Metric) {
+	for i := range c.entries {
+		ch <- c.entries[i].metric
+	}
+}
+
+func identity(v float64) float64 { return v }
+
+// selfMetrics builds the account's few self-metrics. Callers hold a.mu.
+func (a *Account) selfMetrics() []prometheus.Metric {
+	name := a.opts.Name
+	out := []prometheus.Metric{
+		prometheus.MustNewConstMetric(upDesc, prometheus.GaugeValue, boolValue(a.up), name),
+		prometheus.MustNewConstMetric(lastSuccessDesc, prometheus.GaugeValue, unixSeconds(a.lastSuccess), name),
+		prometheus.MustNewConstMetric(cursorDesc, prometheus.GaugeValue, unixSeconds(a.cursor), name),
+		prometheus.MustNewConstMetric(pollDurationDesc, prometheus.GaugeValue, a.pollDuration.Seconds(), name),
+		prometheus.MustNewConstMetric(pollsDesc, prometheus.CounterValue, a.polls, name),
+		prometheus.MustNewConstMetric(pollRequestsDesc, prometheus.GaugeValue, a.pollRequests, name),
+	}
 	for _, r := range sortedKeys(a.pollErrors) {
-		ch <- prometheus.MustNewConstMetric(pollErrorsDesc, prometheus.CounterValue, a.pollErrors[r], name, r)
+		out = append(out, prometheus.MustNewConstMetric(pollErrorsDesc, prometheus.CounterValue, a.pollErrors[r], name, r))
 	}
-	ch <- prometheus.MustNewConstMetric(pollOverrunsDesc, prometheus.CounterValue, a.overruns, name)
-	ch <- prometheus.MustNewConstMetric(ingestedDesc, prometheus.CounterValue, a.ingested, name)
-	ch <- prometheus.MustNewConstMetric(duplicatesDesc, prometheus.CounterValue, a.duplicates, name)
+	out = append(out,
+		prometheus.MustNewConstMetric(pollOverrunsDesc, prometheus.CounterValue, a.overruns, name),
+		prometheus.MustNewConstMetric(ingestedDesc, prometheus.CounterValue, a.ingested, name),
+		prometheus.MustNewConstMetric(duplicatesDesc, prometheus.CounterValue, a.duplicates, name),
+	)
 	for _, r := range sortedKeys(a.skipped) {
-		ch <- prometheus.MustNewConstMetric(skippedDesc, prometheus.CounterValue, a.skipped[r], name, r)
+		out = append(out, prometheus.MustNewConstMetric(skippedDesc, prometheus.CounterValue, a.skipped[r], name, r))
 	}
+	return out
 }
 
 func unixSeconds(t time.Time) float64 {

@@ -21,6 +21,7 @@ func NewClient(cfg *config.Config, acc config.Account, obs auditapi.Observer, lo
 		Timeout:           cfg.RequestTimeout,
 		MaxRetries:        cfg.MaxRetries,
 		RequestsPerSecond: cfg.RequestsPerSecond,
+		MaxConcurrency:    cfg.MaxConcurrency,
 		Observer:          obs,
 		Logger:            log.With(logger, "account", acc.Name),
 		UserAgent:         UserAgent,
@@ -41,7 +42,8 @@ func FromConfig(cfg *config.Config, c *Collector, opts Options) (*Exporter, erro
 	opts.PollInterval = cfg.PollInterval
 	accounts := make([]*Account, 0, len(cfg.Accounts))
 	for _, acc := range cfg.Accounts {
-		client, err := NewClient(cfg, acc, c.Observer(acc.Name), opts.Logger)
+		obs := c.Observer(acc.Name)
+		client, err := NewClient(cfg, acc, obs, opts.Logger)
 		if err != nil {
 			return nil, err
 		}
@@ -54,6 +56,7 @@ func FromConfig(cfg *config.Config, c *Collector, opts Options) (*Exporter, erro
 			UserLabel:        cfg.UserLabel,
 			CountryBreakdown: cfg.CountryBreakdown,
 			Logger:           opts.Logger,
+			Requests:         obs.Requests,
 		}))
 	}
 	return New(opts, c, accounts), nil

@@ -58,6 +58,8 @@ type fixtureOptions struct {
 	account AccountOptions
 	wrap    func(http.Handler) http.Handler
 	retries int
+	// concurrency is the client's MaxConcurrency.
+	concurrency int
 	// clientSecret is the secret the client sends; default the right one.
 	clientSecret string
 }
@@ -94,22 +96,25 @@ func newFixture(t *testing.T, o fixtureOptions) *fixture {
 		if secret == "" {
 			secret = testSecret
 		}
-		o.account.API = f.client(o.account.Name, secret, o.retries)
+		obs := f.coll.Observer(o.account.Name)
+		o.account.API = f.client(obs, secret, o.retries, o.concurrency)
+		o.account.Requests = obs.Requests
 	}
 	f.account = NewAccount(o.account)
 	f.coll.SetAccounts([]*Account{f.account})
 	return f
 }
 
-func (f *fixture) client(account, secret string, retries int) *auditapi.Client {
+func (f *fixture) client(obs *Observer, secret string, retries, concurrency int) *auditapi.Client {
 	f.t.Helper()
 	c, err := auditapi.New(auditapi.Config{
-		BaseURL:    f.srv.URL,
-		APIKey:     testKey,
-		APISecret:  secret,
-		Timeout:    30 * time.Second,
-		MaxRetries: retries,
-		Observer:   f.coll.Observer(account),
+		BaseURL:        f.srv.URL,
+		APIKey:         testKey,
+		APISecret:      secret,
+		Timeout:        30 * time.Second,
+		MaxRetries:     retries,
+		MaxConcurrency: concurrency,
+		Observer:       obs,
 	})
 	if err != nil {
 		f.t.Fatalf("creating client: %v", err)

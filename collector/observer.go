@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -62,17 +63,22 @@ func (m *apiMetrics) forget(account string) {
 
 // Observer records one account's Audit API requests.
 type Observer struct {
-	account string
-	m       *apiMetrics
+	account  string
+	m        *apiMetrics
+	requests atomic.Uint64
 }
 
 var _ auditapi.Observer = (*Observer)(nil)
 
 // Request implements auditapi.Observer.
 func (o *Observer) Request(endpoint, code string, d time.Duration) {
+	o.requests.Add(1)
 	o.m.requests.WithLabelValues(o.account, endpoint, code).Inc()
 	o.m.durations.WithLabelValues(o.account, endpoint).Observe(d.Seconds())
 }
+
+// Requests returns how many requests the Observer has recorded.
+func (o *Observer) Requests() uint64 { return o.requests.Load() }
 
 // Retry implements auditapi.Observer.
 func (o *Observer) Retry(_, reason string) {

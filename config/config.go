@@ -37,6 +37,10 @@ const DefaultAPIURL = "https://api.nexmo.com/beta/audit"
 // backoff, more retries than this only hide an outage behind a stuck poll.
 const MaxRetriesLimit = 10
 
+// MaxConcurrencyLimit is the largest accepted max_concurrency: more pages at
+// once than this only moves the wait into the rate limiter.
+const MaxConcurrencyLimit = 32
+
 // Config is the validated configuration of the exporter.
 type Config struct {
 	APIURL            string
@@ -49,6 +53,7 @@ type Config struct {
 	CountryBreakdown  bool
 	RequestsPerSecond float64
 	MaxRetries        int
+	MaxConcurrency    int
 	Accounts          []Account
 }
 
@@ -83,6 +88,7 @@ func Default() Config {
 		CountryBreakdown:  true,
 		RequestsPerSecond: 2,
 		MaxRetries:        4,
+		MaxConcurrency:    4,
 	}
 }
 

@@ -45,6 +45,7 @@ user_label: none
 country_breakdown: false
 requests_per_second: 0.5
 max_retries: 0
+max_concurrency: 8
 accounts:
   - name: a
     api_key: k1
@@ -70,6 +71,7 @@ accounts:
 		CountryBreakdown:  false,
 		RequestsPerSecond: 0.5,
 		MaxRetries:        0,
+		MaxConcurrency:    8,
 		Accounts: []Account{
 			{Name: "a", APIKey: "k1", APISecretFile: "secret", APIURL: "http://127.0.0.1:8080/beta/audit"},
 			{Name: "b", APIKey: "k2", APISecret: "s", APIURL: "https://example.com/audit", EventTypes: []string{"USER_LOGIN", "APP_DELETE"}},
@@ -106,7 +108,7 @@ func TestExampleConfig(t *testing.T) {
 		t.Errorf("example settings differ from the defaults:\ngot  %+v\nwant %+v", *got, want)
 	}
 	for _, key := range []string{"api_url", "mode", "poll_interval", "lookback", "overlap", "request_timeout", "user_label",
-		"country_breakdown", "requests_per_second", "max_retries", "accounts", "name", "api_key", "api_secret", "api_secret_file", "event_types"} {
+		"country_breakdown", "requests_per_second", "max_retries", "max_concurrency", "accounts", "name", "api_key", "api_secret", "api_secret_file", "event_types"} {
 		if !strings.Contains(string(data), "\n"+key+":") && !strings.Contains(string(data), " "+key+":") {
 			t.Errorf("example does not show key %s", key)
 		}
@@ -145,6 +147,8 @@ func TestParseErrors(t *testing.T) {
 		{"max_retries negative", "max_retries: -1\n" + oneAccount, `config.yml:1: max_retries must be between 0 and 10, not -1`},
 		{"max_retries too high", "max_retries: 1000\n" + oneAccount, `max_retries must be between 0 and 10`},
 		{"max_retries float", "max_retries: 2.5\n" + oneAccount, `config.yml:1: max_retries: expected an integer, got a number`},
+		{"max_concurrency zero", "max_concurrency: 0\n" + oneAccount, `config.yml:1: max_concurrency must be between 1 and 32, not 0`},
+		{"max_concurrency too high", "max_concurrency: 100\n" + oneAccount, `max_concurrency must be between 1 and 32`},
 		{"max_retries string", "max_retries: many\n" + oneAccount, `config.yml:1: max_retries: expected an integer, got a string`},
 		{"max_retries overflow", "max_retries: 99999999999999999999\n" + oneAccount, `config.yml:1: max_retries: expected an integer`},
 		{"country_breakdown not bool", "country_breakdown: maybe\n" + oneAccount, `country_breakdown: expected true or false`},

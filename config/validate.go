@@ -47,6 +47,9 @@ func validate(c *Config, loc locator) []error {
 	if c.MaxRetries < 0 || c.MaxRetries > MaxRetriesLimit {
 		add("max_retries", "max_retries must be between 0 and %d, not %d", MaxRetriesLimit, c.MaxRetries)
 	}
+	if c.MaxConcurrency < 1 || c.MaxConcurrency > MaxConcurrencyLimit {
+		add("max_concurrency", "max_concurrency must be between 1 and %d, not %d", MaxConcurrencyLimit, c.MaxConcurrency)
+	}
 	if len(c.Accounts) == 0 {
 		add("accounts", "no accounts configured: add at least one under accounts, with name, api_key and api_secret or api_secret_file")
 	}

@@ -1,0 +1,71 @@
+package collector
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+// TestRequestsPerPoll holds the exporter to the floor of API calls: one
+// list request per poll when nothing is new, ceil(M/100) when the window
+// (new events plus those within the overlap) holds M events, and OPTIONS
+// once, on the first poll. Counts, not times: they are exact on any machine.
+func TestRequestsPerPoll(t *testing.T) {
+	for _, concurrency := range []int{1, 4} {
+		t.Run(fmt.Sprintf("max_concurrency %d", concurrency), func(t *testing.T) {
+			const overlap = 2 * time.Minute
+			f := newFixture(t, fixtureOptions{
+				account:     AccountOptions{Lookback: 6 * time.Hour, Overlap: overlap},
+				concurrency: concurrency,
+			})
+			// A backfill: 3,000 events within the lookback.
+			f.sim.Generate(3000, f.clock.Now().Add(-6*time.Hour), f.clock.Now().Add(-10*time.Minute))
+			steps := []struct {
+				name      string
+				newEvents int
+			}{
+				{"backfill", 0},
+				{"nothing new", 0},
+				{"nothing new again", 0},
+				{"one new", 1},
+				{"99 new", 99},
+				{"250 new", 250},
+				{"nothing new after 250", 0},
+				{"1000 new", 1000},
+			}
+			for i, st := range steps {
+				if i > 0 {
+					f.clock.Add(time.Minute)
+				}
+				if st.newEvents > 0 {
+					f.sim.Generate(st.newEvents, f.clock.Now().Add(-50*time.Second), f.clock.Now())
+				}
+				from, to := f.account.window(f.clock.Now())
+				inWindow := 0
+				for _, e := range f.sim.Visible() {
+					if !e.CreatedAt.Before(from) && !e.CreatedAt.After(to) {
+						inWindow++
+					}
+				}
+				want := max(1, (inWindow+99)/100)
+				if i == 0 {
+					want++ // OPTIONS, once
+				}
+				before := f.sim.Stats().Requests
+				f.mustPoll()
+				got := f.sim.Stats().Requests - before
+				if got != want {
+					t.Errorf("%s: %d events in the window took %d requests, want %d", st.name, inWindow, got, want)
+				}
+				if g := gathered(t, f.coll, "vonage_audit_poll_requests")[""]; g != float64(want) {
+					t.Errorf("%s: vonage_audit_poll_requests = %v, want %d", st.name, g, want)
+				}
+			}
+			stats := f.sim.Stats()
+			if stats.ByRoute["options"] != 1 {
+				t.Errorf("OPTIONS sent %d times, want once", stats.ByRoute["options"])
+			}
+			assertCounts(t, gathered(t, f.coll, "vonage_audit_events_total"), served(f.sim.Visible(), f.clock.Now().Add(-7*time.Hour)))
+		})
+	}
+}
