@@ -49,13 +49,10 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// wirePage is one page of GET /events. Pointers tell a missing value from 0.
-// The events stay raw here: decodeEvents reads them in one pass of its own,
-// which keeps each event's bytes as Raw without a second copy.
+// wirePage is one page of GET /events, without its events: encoding/json
+// validates them and skips them, and decodeEvents then reads them in a pass
+// of its own, straight from the body. Pointers tell a missing value from 0.
 type wirePage struct {
-	Embedded *struct {
-		Events json.RawMessage `json:"events"`
-	} `json:"_embedded"`
 	Links struct {
 		Next json.RawMessage `json:"next"`
 	} `json:"_links"`
@@ -86,13 +83,11 @@ func DecodePage(body []byte) (*Page, error) {
 		return nil, err
 	}
 	p := &Page{HasNext: len(w.Links.Next) > 0 && string(w.Links.Next) != "null"}
-	if w.Embedded != nil {
-		events, err := decodeEvents(w.Embedded.Events)
-		if err != nil {
-			return nil, err
-		}
-		p.Events = events
+	events, err := decodeEvents(member(member(body, "_embedded"), "events"))
+	if err != nil {
+		return nil, err
 	}
+	p.Events = events
 	if m := w.Page; m != nil {
 		switch {
 		case m.Number != nil:

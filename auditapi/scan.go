@@ -10,15 +10,14 @@ import (
 
 // The events of a page are read by the small scanner below instead of by
 // encoding/json's reflection: each event is read once, field by field, and
-// its Raw and Context are slices of the page's own copy of the array, not
-// copies of their own. The input has always been validated by encoding/json
+// its Raw and Context are slices of the page's body, not copies. The input has always been validated by encoding/json
 // before (decodePage's json.Unmarshal, or json.Valid in Event.UnmarshalJSON),
 // so the scanner finds boundaries; its errors only guard against misuse.
 
 var errSyntax = errors.New("malformed JSON in an event")
 
-// decodeEvents reads the value of _embedded.events: an array of events, or
-// null. raw belongs to the page: the events keep slices of it.
+// decodeEvents reads the value of _embedded.events: an array of events,
+// null, or nil when absent. The events keep slices of raw.
 func decodeEvents(raw []byte) ([]Event, error) {
 	i := skipSpace(raw, 0)
 	if i == len(raw) || raw[i] == 'n' {
@@ -49,6 +48,53 @@ func decodeEvents(raw []byte) ([]Event, error) {
 		// over the next event.
 		e.Raw = raw[i:end:end]
 		events = append(events, e)
+		i = end
+	}
+}
+
+// member returns the value of key in the JSON object b, or nil when b is
+// not an object or has no such key. As with encoding/json, the key matches
+// case-insensitively and the last one wins.
+func member(b []byte, key string) []byte {
+	i := skipSpace(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return nil
+	}
+	var found []byte
+	for i++; ; {
+		i = skipSpace(b, i)
+		if i >= len(b) || b[i] == '}' {
+			return found
+		}
+		if b[i] == ',' {
+			i++
+			continue
+		}
+		if b[i] != '"' {
+			return nil
+		}
+		keyEnd, keyEscaped, err := stringEnd(b, i)
+		if err != nil {
+			return nil
+		}
+		k := b[i+1 : keyEnd-1]
+		if keyEscaped {
+			k = []byte(unquote(b[i:keyEnd], true))
+		}
+		i = skipSpace(b, keyEnd)
+		if i >= len(b) || b[i] != ':' {
+			return nil
+		}
+		if i = skipSpace(b, i+1); i >= len(b) {
+			return nil
+		}
+		end, _, err := valueEnd(b, i)
+		if err != nil {
+			return nil
+		}
+		if bytes.EqualFold(k, []byte(key)) {
+			found = b[i:end:end]
+		}
 		i = end
 	}
 }
