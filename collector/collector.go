@@ -3,7 +3,10 @@
 package collector
 
 import (
+	"cmp"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -138,16 +141,16 @@ func (c *accountCache) collect(a *Account, ch chan<- prometheus.Metric) {
 	name := a.opts.Name
 
 	a.mu.Lock()
-	update(&c.events, c.gen, a.events, identity, func(k typeSource, v float64) prometheus.Metric {
+	update(&c.events, c.gen, a.events, identity, compareTypeSource, func(k typeSource, v float64) prometheus.Metric {
 		return prometheus.MustNewConstMetric(eventsDesc, prometheus.CounterValue, v, name, k.eventType, k.source)
 	})
-	update(&c.users, c.gen, a.users, identity, func(k typeSourceUser, v float64) prometheus.Metric {
+	update(&c.users, c.gen, a.users, identity, compareTypeSourceUser, func(k typeSourceUser, v float64) prometheus.Metric {
 		return prometheus.MustNewConstMetric(userEventsDesc, prometheus.CounterValue, v, name, k.eventType, k.source, k.user)
 	})
-	update(&c.countries, c.gen, a.countries, identity, func(k typeCountry, v float64) prometheus.Metric {
+	update(&c.countries, c.gen, a.countries, identity, compareTypeCountry, func(k typeCountry, v float64) prometheus.Metric {
 		return prometheus.MustNewConstMetric(countryEventsDesc, prometheus.CounterValue, v, name, k.eventType, k.country)
 	})
-	update(&c.lastEvent, c.gen, a.lastEvent, unixSeconds, func(t string, v float64) prometheus.Metric {
+	update(&c.lastEvent, c.gen, a.lastEvent, unixSeconds, strings.Compare, func(t string, v float64) prometheus.Metric {
 		return prometheus.MustNewConstMetric(lastEventDesc, prometheus.GaugeValue, v, name, t)
 	})
 	self := a.selfMetrics()
@@ -177,17 +180,21 @@ type cachedSeries[K comparable] struct {
 }
 
 // update makes the cache hold exactly the series of m, building again the
-// metric of a series whose value changed.
-func update[K comparable, V any](c *seriesCache[K], gen uint64, m map[K]V, value func(V) float64, build func(K, float64) prometheus.Metric) {
+// metric of a series whose value changed. The entries are kept in the order
+// of their label values (compare), the order the registry sorts a family
+// into: its sort then finds them sorted, which makes it cheap.
+func update[K comparable, V any](c *seriesCache[K], gen uint64, m map[K]V, value func(V) float64, compare func(K, K) int, build func(K, float64) prometheus.Metric) {
 	if c.index == nil {
 		c.index = make(map[K]int, len(m))
 	}
+	added := false
 	for k, raw := range m {
 		v := value(raw)
 		i, ok := c.index[k]
 		if !ok {
 			c.index[k] = len(c.entries)
 			c.entries = append(c.entries, cachedSeries[K]{key: k, value: v, gen: gen, metric: build(k, v)})
+			added = true
 			continue
 		}
 		e := &c.entries[i]
@@ -196,24 +203,40 @@ func update[K comparable, V any](c *seriesCache[K], gen uint64, m map[K]V, value
 			e.value, e.metric = v, build(k, v)
 		}
 	}
-	if len(c.entries) == len(m) {
+	if len(c.entries) != len(m) {
+		// Some series are gone (a cap, a restore): drop them.
+		kept := c.entries[:0]
+		for _, e := range c.entries {
+			if e.gen == gen {
+				kept = append(kept, e)
+			} else {
+				delete(c.index, e.key)
+			}
+		}
+		clear(c.entries[len(kept):])
+		c.entries = kept
+	} else if !added {
 		return
 	}
-	// Some series are gone (a cap, a restore): drop them.
-	for i := 0; i < len(c.entries); {
-		if c.entries[i].gen == gen {
-			i++
-			continue
-		}
-		delete(c.index, c.entries[i].key)
-		last := len(c.entries) - 1
-		if i != last {
-			c.entries[i] = c.entries[last]
-			c.index[c.entries[i].key] = i
-		}
-		c.entries[last] = cachedSeries[K]{}
-		c.entries = c.entries[:last]
+	slices.SortFunc(c.entries, func(a, b cachedSeries[K]) int { return compare(a.key, b.key) })
+	for i := range c.entries {
+		c.index[c.entries[i].key] = i
 	}
+}
+
+// Orders of the label values of each family, label names sorted.
+
+func compareTypeSource(a, b typeSource) int {
+	return cmp.Or(strings.Compare(a.eventType, b.eventType), strings.Compare(a.source, b.source))
+}
+
+func compareTypeSourceUser(a, b typeSourceUser) int {
+	return cmp.Or(strings.Compare(a.eventType, b.eventType), strings.Compare(a.source, b.source), strings.Compare(a.user, b.user))
+}
+
+// compareTypeCountry puts country first: the label "country" sorts before "event_type".
+func compareTypeCountry(a, b typeCountry) int {
+	return cmp.Or(strings.Compare(a.country, b.country), strings.Compare(a.eventType, b.eventType))
 }
 
 func (c *seriesCache[K]) send(ch chan<- prometheus.Metric) {

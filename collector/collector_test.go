@@ -2,7 +2,9 @@ package collector
 
 import (
 	"reflect"
+	"slices"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -32,7 +34,7 @@ func TestSeriesCacheFollowsCounters(t *testing.T) {
 	}
 	for i, st := range steps {
 		builds = 0
-		update(&c, uint64(i+1), st.counters, identity, build)
+		update(&c, uint64(i+1), st.counters, identity, strings.Compare, build)
 		if builds != st.wantBuilds {
 			t.Errorf("step %d: built %d metrics, want %d", i, builds, st.wantBuilds)
 		}
@@ -56,6 +58,9 @@ func TestSeriesCacheFollowsCounters(t *testing.T) {
 		sort.Strings(keys)
 		if len(keys) != len(st.counters) {
 			t.Errorf("step %d: index holds %v", i, keys)
+		}
+		if !slices.IsSortedFunc(c.entries, func(a, b cachedSeries[string]) int { return strings.Compare(a.key, b.key) }) {
+			t.Errorf("step %d: entries out of order", i)
 		}
 	}
 }

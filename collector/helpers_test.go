@@ -151,18 +151,18 @@ func served(events []simulator.Event, from time.Time) map[string]float64 {
 
 // gathered reads one metric family from a collector as label values joined
 // by "|" (the account label left out), to values.
-func gathered(t *testing.T, c prometheus.Collector, name string) map[string]float64 {
+func gathered(t testing.TB, c prometheus.Collector, name string) map[string]float64 {
 	t.Helper()
 	return gatherLabels(t, c, name, false)
 }
 
 // gatheredByAccount is gathered with the account label kept.
-func gatheredByAccount(t *testing.T, c prometheus.Collector, name string) map[string]float64 {
+func gatheredByAccount(t testing.TB, c prometheus.Collector, name string) map[string]float64 {
 	t.Helper()
 	return gatherLabels(t, c, name, true)
 }
 
-func gatherLabels(t *testing.T, c prometheus.Collector, name string, withAccount bool) map[string]float64 {
+func gatherLabels(t testing.TB, c prometheus.Collector, name string, withAccount bool) map[string]float64 {
 	t.Helper()
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(c)
