@@ -54,6 +54,8 @@ func TestRequestsPerPoll(t *testing.T) {
 				before := f.sim.Stats().Requests
 				f.mustPoll()
 				got := f.sim.Stats().Requests - before
+				// The log lines are the API-call table of scripts/bench.sh.
+				t.Logf("requests: max_concurrency=%d step=%q events_in_window=%d requests=%d floor=%d", concurrency, st.name, inWindow, got, want)
 				if got != want {
 					t.Errorf("%s: %d events in the window took %d requests, want %d", st.name, inWindow, got, want)
 				}
