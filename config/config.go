@@ -28,7 +28,17 @@ const (
 	UserLabelEmail = "email"
 	UserLabelID    = "id"
 	UserLabelNone  = "none"
+	// UserLabelHash exports a salted hash of the email (else the id), for
+	// teams that may not store personal data in Prometheus.
+	UserLabelHash = "hash"
 )
+
+// DefaultMaxUsers is the default of max_users.
+const DefaultMaxUsers = 500
+
+// MaxUsersLimit is the largest accepted max_users: each user costs a series
+// per event type and source.
+const MaxUsersLimit = 100000
 
 // DefaultAPIURL is the base URL of the Vonage Audit API.
 const DefaultAPIURL = "https://api.nexmo.com/beta/audit"
@@ -39,13 +49,17 @@ const MaxRetriesLimit = 10
 
 // Config is the validated configuration of the exporter.
 type Config struct {
-	APIURL            string
-	Mode              string
-	PollInterval      time.Duration
-	Lookback          time.Duration
-	Overlap           time.Duration
-	RequestTimeout    time.Duration
-	UserLabel         string
+	APIURL         string
+	Mode           string
+	PollInterval   time.Duration
+	Lookback       time.Duration
+	Overlap        time.Duration
+	RequestTimeout time.Duration
+	UserLabel      string
+	// UserHashSalt keys the hash of user_label: hash.
+	UserHashSalt Secret
+	// MaxUsers is the default of the accounts' MaxUsers.
+	MaxUsers          int
 	CountryBreakdown  bool
 	RequestsPerSecond float64
 	MaxRetries        int
@@ -68,6 +82,8 @@ type Account struct {
 	// without a trailing slash.
 	APIURL     string
 	EventTypes []string
+	// MaxUsers is resolved: the account's own max_users or the global one.
+	MaxUsers int
 }
 
 // Default returns the configuration used for every key the file leaves out.
@@ -80,6 +96,7 @@ func Default() Config {
 		Overlap:           2 * time.Minute,
 		RequestTimeout:    30 * time.Second,
 		UserLabel:         UserLabelEmail,
+		MaxUsers:          DefaultMaxUsers,
 		CountryBreakdown:  true,
 		RequestsPerSecond: 2,
 		MaxRetries:        4,
@@ -174,7 +191,7 @@ func FromEnv(getenv func(string) string) (*Config, error) {
 			return nil, fmt.Errorf("reading credentials from the environment: %s is set but %s is not", keyVar, secretVar)
 		}
 		c := Default()
-		c.Accounts = []Account{{Name: "default", APIKey: key, APISecret: Secret(secret), APIURL: c.APIURL}}
+		c.Accounts = []Account{{Name: "default", APIKey: key, APISecret: Secret(secret), APIURL: c.APIURL, MaxUsers: c.MaxUsers}}
 		if errs := validate(&c, locator{source: "environment"}); len(errs) > 0 {
 			return nil, errors.Join(errs...)
 		}
