@@ -52,6 +52,8 @@ func FromConfig(cfg *config.Config, c *Collector, opts Options) (*Exporter, erro
 			Lookback:         cfg.Lookback,
 			Overlap:          cfg.Overlap,
 			UserLabel:        cfg.UserLabel,
+			UserHashSalt:     string(cfg.UserHashSalt),
+			MaxUsers:         acc.MaxUsers,
 			CountryBreakdown: cfg.CountryBreakdown,
 			Logger:           opts.Logger,
 		}))
