@@ -32,6 +32,7 @@ func main() {
 		configCheck   = serveCmd.Flag("config.check", "Validate the configuration, print it with secrets hidden, and exit.").Bool()
 		metricsPath   = serveCmd.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
 		timeoutOffset = serveCmd.Flag("scrape.timeout-offset", "Scrape mode: time taken off the scrape timeout that Prometheus sends.").Default("0.5s").Duration()
+		lifecycle     = serveCmd.Flag("web.enable-lifecycle", "Enable reloading the configuration with POST or PUT to /-/reload.").Bool()
 		webConfig     = kingpinflag.AddFlags(serveCmd, ":9887")
 
 		simulateCmd  = app.Command("simulate", "Serve a simulated Audit API, for trying dashboards and alerts without a Vonage account.")
@@ -51,10 +52,12 @@ func main() {
 		var cfg *config.Config
 		if cfg, err = loadConfig(ctx, *configFile, *demo, logger); err == nil {
 			err = serve(ctx, cfg, serveOptions{
-				check:         *configCheck,
-				metricsPath:   *metricsPath,
-				timeoutOffset: *timeoutOffset,
-				web:           webConfig,
+				check:           *configCheck,
+				metricsPath:     *metricsPath,
+				timeoutOffset:   *timeoutOffset,
+				enableLifecycle: *lifecycle,
+				reload:          func() (*config.Config, error) { return reloadConfig(*configFile, *demo, cfg) },
+				web:             webConfig,
 			}, logger)
 		}
 	case simulateCmd.FullCommand():

@@ -177,6 +177,12 @@ func (a *Account) Poll(ctx context.Context) error {
 
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if err != nil && ctx.Err() != nil {
+		// Shutdown or reload, not an API failure: what the poll counted
+		// stays counted, and the cursor stays where it was.
+		level.Info(a.opts.Logger).Log("msg", "Poll abandoned; the next poll reads the same window again", "account", a.opts.Name, "from", from.Format(time.RFC3339), "to", to.Format(time.RFC3339))
+		return fmt.Errorf("polling account %q: %w", a.opts.Name, err)
+	}
 	a.polls++
 	a.pollDuration = a.opts.Now().Sub(start)
 	if err != nil {
@@ -294,9 +300,14 @@ func countryOf(c string) string {
 }
 
 // prune forgets the ids that no later poll can read again, keeping memory
-// bounded by the overlap window. Callers hold mu.
+// bounded by the overlap window. The floor follows, so that a larger
+// overlap after a reload or restart never reads back past the ids kept.
+// Callers hold mu.
 func (a *Account) prune() {
 	from := a.cursor.Add(-a.opts.Overlap - time.Second)
+	if from.After(a.floor) {
+		a.floor = from
+	}
 	for id, created := range a.seen {
 		if created.Before(from) {
 			delete(a.seen, id)
