@@ -94,11 +94,11 @@ func serve(ctx context.Context, cfg *config.Config, o serveOptions, logger log.L
 	mux.Handle("/-/reload", reloadHandler(o.enableLifecycle, reload))
 
 	exp.Start(ctx)
-	defer func() {
-		exp.Stop()
-		level.Info(logger).Log("msg", "Stopped polling; state saved", "state_file", cfg.StateFile)
-	}()
-	go reloadOnSIGHUP(ctx, reload)
+	defer exp.Stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go reloadOn(ctx, hup, reload)
 
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	stop := context.AfterFunc(ctx, func() {
@@ -114,16 +114,13 @@ func serve(ctx context.Context, cfg *config.Config, o serveOptions, logger log.L
 	return nil
 }
 
-// reloadOnSIGHUP reloads the configuration on each SIGHUP until ctx is done.
-func reloadOnSIGHUP(ctx context.Context, reload func() error) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+// reloadOn reloads the configuration on each signal until ctx is done.
+func reloadOn(ctx context.Context, signals <-chan os.Signal, reload func() error) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-hup:
+		case <-signals:
 			_ = reload()
 		}
 	}

@@ -157,7 +157,9 @@ func (e *Exporter) Stop() {
 	for _, m := range accounts {
 		m.sched.stop()
 	}
-	e.save()
+	if e.save() {
+		level.Info(e.logger).Log("msg", "Stopped polling and saved the state")
+	}
 }
 
 // FromConfig builds an exporter with one account per configured account,
@@ -395,13 +397,13 @@ func (e *Exporter) restoreAccount(m *managed, saved map[string]accountState) {
 }
 
 // save writes the state of every account to the state file, if there is
-// one. It runs after each successful poll, in the poller, never on the
-// scrape path.
-func (e *Exporter) save() {
+// one, and tells whether it did. It runs after each successful poll, in the
+// poller, never on the scrape path.
+func (e *Exporter) save() bool {
 	e.saveMu.Lock()
 	defer e.saveMu.Unlock()
 	if e.statePath == "" {
-		return
+		return false
 	}
 	st := &stateFile{Version: stateVersion, SavedAt: time.Now().UTC(), Accounts: make(map[string]accountState, len(e.saving))}
 	for _, m := range e.saving {
@@ -412,9 +414,10 @@ func (e *Exporter) save() {
 	if err := writeStateFile(e.statePath, st); err != nil {
 		e.metrics.saveErrors.Inc()
 		level.Error(e.logger).Log("msg", "Saving the state failed; after a restart, counters continue from the last state saved", "state_file", e.statePath, "err", err)
-		return
+		return false
 	}
 	e.metrics.lastSave.SetToCurrentTime()
+	return true
 }
 
 func (e *Exporter) running() (mode string, scheds []*scheduler) {
@@ -479,7 +482,7 @@ func (e *Exporter) scrapeBudget(r *http.Request) time.Duration {
 type scheduler struct {
 	account  *Account
 	interval time.Duration
-	saved    func() // after each successful poll
+	saved    func() bool // after each successful poll
 
 	mu       sync.Mutex
 	ctx      context.Context // nil until start; cancelled by stop
