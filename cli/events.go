@@ -141,7 +141,7 @@ func (g *getCommand) run(ctx context.Context, env Env) error {
 	ev, err := c.GetEvent(ctx, *g.id)
 	switch {
 	case errors.Is(err, auditapi.ErrNotFound):
-		return fmt.Errorf("account %q: no event with id %q (the Audit API answered 404 Not Found)", account, *g.id)
+		return fmt.Errorf("account %q: no event with id %q: %w", account, *g.id, err)
 	case err != nil:
 		return fmt.Errorf("account %q: %w", account, err)
 	}

@@ -96,10 +96,10 @@ const (
 	timeLayout  = "2006-01-02 15:04:05"
 	typeWidth   = len("ACCOUNT_UPDATE_SETTINGS_API")
 	sourceWidth = len("DEVAPI")
-	userWidth   = 24
+	userWidth   = 22
 	ipWidth     = len("255.255.255.255")
 	// minContextWidth is the least the context column is cut to.
-	minContextWidth = 16
+	minContextWidth = 12
 )
 
 var tableHeader = []string{"TIME (UTC)", "TYPE", "SOURCE", "USER", "CC", "IP", "CONTEXT"}
