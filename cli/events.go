@@ -141,7 +141,8 @@ func (g *getCommand) run(ctx context.Context, env Env) error {
 	ev, err := c.GetEvent(ctx, *g.id)
 	switch {
 	case errors.Is(err, auditapi.ErrNotFound):
-		return fmt.Errorf("account %q: no event with id %q: %w", account, *g.id, err)
+		// The client's error repeats the id and the status: say it once.
+		return fmt.Errorf("account %q: no event with id %q: HTTP 404 %w", account, *g.id, auditapi.ErrNotFound)
 	case err != nil:
 		return fmt.Errorf("account %q: %w", account, err)
 	}
