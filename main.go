@@ -66,7 +66,9 @@ func main() {
 	case simulateCmd.FullCommand():
 		err = simulate(ctx, simulateOpts, logger)
 	default:
-		os.Exit(runAPICommand(ctx, apiCmds, command, *configFile, *demo, logger))
+		code := runAPICommand(ctx, apiCmds, command, *configFile, *demo, logger)
+		stop()
+		os.Exit(code)
 	}
 	if err != nil {
 		level.Error(logger).Log("msg", "Exiting", "err", err)

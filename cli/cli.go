@@ -97,13 +97,6 @@ func Register(app *kingpin.Application) *Commands {
 	}}
 }
 
-// Has reports whether command, as returned by kingpin's Parse, is one of
-// these commands.
-func (c *Commands) Has(command string) bool {
-	_, ok := c.run[command]
-	return ok
-}
-
 // Run runs command, as returned by kingpin's Parse. Errors are *UsageError
 // when the user must change the command or the configuration.
 func (c *Commands) Run(ctx context.Context, command string, env Env) error {
