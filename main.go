@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
+	"github.com/vonage-audit-exporter/vonage_audit_exporter/cli"
 	"github.com/vonage-audit-exporter/vonage_audit_exporter/config"
 )
 
@@ -37,16 +38,21 @@ func main() {
 
 		simulateCmd  = app.Command("simulate", "Serve a simulated Audit API, for trying dashboards and alerts without a Vonage account.")
 		simulateOpts = simulateFlags(simulateCmd)
+
+		apiCmds = cli.Register(app) // events list, events get, event-types
 	)
 	app.Version(version.Print(exporterName))
 	app.HelpFlag.Short('h')
-	command := kingpin.MustParse(app.Parse(os.Args[1:]))
+	command, err := app.Parse(os.Args[1:])
+	if err != nil {
+		app.Errorf("%s, try --help", err)
+		os.Exit(cli.ExitUsage)
+	}
 
 	logger := newLogger(*logFormat, *logLevel)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	var err error
 	switch command {
 	case serveCmd.FullCommand():
 		var cfg *config.Config
@@ -62,6 +68,10 @@ func main() {
 		}
 	case simulateCmd.FullCommand():
 		err = simulate(ctx, simulateOpts, logger)
+	default:
+		code := runAPICommand(ctx, apiCmds, command, *configFile, *demo, logger)
+		stop()
+		os.Exit(code)
 	}
 	if err != nil {
 		level.Error(logger).Log("msg", "Exiting", "err", err)
@@ -87,6 +97,20 @@ func loadConfig(ctx context.Context, path string, demo bool, logger log.Logger) 
 		return &cfg, startDemo(ctx, &cfg, false, logger)
 	}
 	return config.FromEnv(os.Getenv)
+}
+
+// runAPICommand runs a command of package cli and returns the exit code.
+func runAPICommand(ctx context.Context, cmds *cli.Commands, command, configFile string, demo bool, logger log.Logger) int {
+	cfg, err := loadConfig(ctx, configFile, demo, logger)
+	if err != nil {
+		err = cli.Usage(err)
+	} else {
+		err = cmds.Run(ctx, command, cli.Env{Config: cfg, Stdout: os.Stdout, Logger: logger})
+	}
+	if err != nil {
+		kingpin.CommandLine.Errorf("%s", err)
+	}
+	return cli.ExitCode(err)
 }
 
 func newLogger(format, lvl string) log.Logger {
