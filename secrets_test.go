@@ -45,29 +45,6 @@ func writeFile(t *testing.T, dir, name, body string) string {
 	return path
 }
 
-// waitFor scrapes until cond holds for the families, at most 100 times.
-func waitFor(t *testing.T, p *exporterProcess, cond func(map[string]*dto) bool) string {
-	t.Helper()
-	var body string
-	for i := 0; i < 100; i++ {
-		var fams map[string]*dto
-		body, fams = p.scrape(t)
-		if fams != nil && cond(fams) {
-			return body
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("the condition never held; last scrape:\n%s", body)
-	return ""
-}
-
-func value(fams map[string]*dto, family, labels string) float64 {
-	if f := fams[family]; f != nil {
-		return (*f)[labels]
-	}
-	return 0
-}
-
 // The API secret and the hash salt never show in the log (debug level),
 // in /metrics, in errors or in a printed config, whether polling
 // succeeds, the API rejects the credentials, or the config is wrong.
@@ -96,7 +73,7 @@ accounts:
 		srv := httptest.NewServer(sim)
 		defer srv.Close()
 		p := startExporter(t, nil, "--config.file="+writeFile(t, t.TempDir(), "c.yml", config(srv.URL)))
-		body := waitFor(t, p, func(f map[string]*dto) bool {
+		body := waitForScrape(t, p, "the events counted", func(_ string, f map[string]*dto) bool {
 			return value(f, "vonage_audit_up", "") == 1 && value(f, "vonage_audit_events_ingested_total", "") == 120
 		})
 		assertNoLeak(t, "/metrics", body)
@@ -114,7 +91,9 @@ accounts:
 		srv := httptest.NewServer(sim)
 		defer srv.Close()
 		p := startExporter(t, nil, "--config.file="+writeFile(t, t.TempDir(), "c.yml", config(srv.URL)))
-		body := waitFor(t, p, func(f map[string]*dto) bool { return value(f, "vonage_audit_poll_errors_total", "auth") >= 1 })
+		body := waitForScrape(t, p, "an auth failure", func(_ string, f map[string]*dto) bool {
+			return value(f, "vonage_audit_poll_errors_total", "auth") >= 1
+		})
 		assertNoLeak(t, "/metrics", body)
 		assertNoLeak(t, "the log", p.stderr.String())
 		if !strings.Contains(p.stderr.String(), "401") {

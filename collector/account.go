@@ -227,6 +227,12 @@ func (a *Account) Poll(ctx context.Context) error {
 
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if err != nil && ctx.Err() != nil {
+		// Shutdown or reload, not an API failure: what the poll counted
+		// stays counted, and the cursor stays where it was.
+		level.Info(a.opts.Logger).Log("msg", "Poll abandoned; the next poll reads the same window again", "account", a.opts.Name, "from", from.Format(time.RFC3339), "to", to.Format(time.RFC3339))
+		return fmt.Errorf("polling account %q: %w", a.opts.Name, err)
+	}
 	a.polls++
 	a.pollDuration = a.opts.Now().Sub(start)
 	if err != nil {
@@ -381,6 +387,29 @@ func (a *Account) userOf(e *auditapi.Event) string {
 	return userOther
 }
 
+// admitUser gives a restored user series its place among the admitted
+// users, even past MaxUsers: its series exists already. Callers hold mu.
+func (a *Account) admitUser(user string) {
+	if user != userUnknown && user != userOther {
+		a.userSet[user] = struct{}{}
+	}
+}
+
+// labels tells how the account labels its user and country series.
+func (a *Account) labels() string {
+	return labelSpec(a.opts.UserLabel, a.opts.UserHashSalt, a.opts.CountryBreakdown)
+}
+
+// labelSpec identifies a labelling of the user and country series without
+// holding the salt.
+func labelSpec(userLabel, salt string, countries bool) string {
+	if userLabel == UserLabelHash {
+		h := sha256.Sum256([]byte(salt))
+		userLabel += ":" + hex.EncodeToString(h[:8])
+	}
+	return fmt.Sprintf("%s|%t", userLabel, countries)
+}
+
 // overflow counts a user that did not get a series of its own: once while
 // fewer than overflowMemory such users are remembered, and at each new
 // event after that, so that the counter keeps rising while users overflow.
@@ -417,9 +446,14 @@ func countryOf(c string) string {
 }
 
 // prune forgets the ids that no later poll can read again, keeping memory
-// bounded by the overlap window. Callers hold mu.
+// bounded by the overlap window. The floor follows, so that a larger
+// overlap after a reload or restart never reads back past the ids kept.
+// Callers hold mu.
 func (a *Account) prune() {
 	from := a.cursor.Add(-a.opts.Overlap - time.Second)
+	if from.After(a.floor) {
+		a.floor = from
+	}
 	for id, created := range a.seen {
 		if created.Before(from) {
 			delete(a.seen, id)

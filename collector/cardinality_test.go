@@ -188,3 +188,27 @@ func TestEventTypesAreBounded(t *testing.T) {
 		t.Errorf("%d series, __other__ %v, T0 %v; want %d, 5 and 2", len(got), got["__other__|CD"], got["T0|CD"], maxEventTypes+1)
 	}
 }
+
+// Restored user series keep their places among the max_users, and series
+// labelled another way (emails, before a switch to hash) are not restored.
+func TestRestoreKeepsUserBounds(t *testing.T) {
+	old, _ := newTestAccount(AccountOptions{MaxUsers: 2})
+	ingestAll(old, []auditapi.Event{userEvent("1", "a@x", ""), userEvent("2", "b@x", "")})
+	st := old.snapshot()
+
+	same, c := newTestAccount(AccountOptions{MaxUsers: 2})
+	same.restore(st)
+	ingestAll(same, []auditapi.Event{userEvent("3", "c@x", ""), userEvent("4", "a@x", "")})
+	assertCounts(t, gathered(t, c, "vonage_audit_user_events_total"), map[string]float64{
+		"USER_LOGIN|CD|a@x": 2, "USER_LOGIN|CD|b@x": 1, "USER_LOGIN|CD|__other__": 1,
+	})
+
+	hashed, c := newTestAccount(AccountOptions{MaxUsers: 2, UserLabel: UserLabelHash, UserHashSalt: "pepper-0123456789"})
+	hashed.restore(st)
+	if got := gathered(t, c, "vonage_audit_user_events_total"); len(got) != 0 {
+		t.Errorf("email series restored into a hash-labelled account: %v", got)
+	}
+	if got := sum(gathered(t, c, "vonage_audit_events_total")); got != 2 {
+		t.Errorf("events_total = %v after restore, want 2", got)
+	}
+}

@@ -63,7 +63,11 @@ type Config struct {
 	CountryBreakdown  bool
 	RequestsPerSecond float64
 	MaxRetries        int
-	Accounts          []Account
+	// StateFile is where counters and cursors are saved across restarts;
+	// empty: nowhere. Load makes a relative path relative to the config
+	// file's folder.
+	StateFile string
+	Accounts  []Account
 }
 
 // Account is one Vonage account to read audit events from.
@@ -117,6 +121,9 @@ func Load(path string) (*Config, error) {
 	if err := c.readSecretFiles(filepath.Dir(path), loc); err != nil {
 		return nil, err
 	}
+	if err := c.resolveStateFile(filepath.Dir(path), loc); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
@@ -165,6 +172,26 @@ func (c *Config) readSecretFiles(dir string, loc locator) error {
 		a.APISecret = Secret(secret)
 	}
 	return errors.Join(errs...)
+}
+
+// resolveStateFile checks that the state file's folder exists, so that a
+// typo shows at start rather than as failed saves.
+func (c *Config) resolveStateFile(dir string, loc locator) error {
+	if c.StateFile == "" {
+		return nil
+	}
+	if !filepath.IsAbs(c.StateFile) {
+		c.StateFile = filepath.Join(dir, c.StateFile)
+	}
+	folder := filepath.Dir(c.StateFile)
+	fi, err := os.Stat(folder)
+	switch {
+	case err != nil:
+		return loc.errorf("state_file", "state_file: checking its folder: %w", err)
+	case !fi.IsDir():
+		return loc.errorf("state_file", "state_file: %s is not a folder", folder)
+	}
+	return nil
 }
 
 // ErrNoCredentials is returned by FromEnv when the environment holds no credentials.

@@ -29,6 +29,7 @@ type rawConfig struct {
 	CountryBreakdown  bool         `yaml:"country_breakdown"`
 	RequestsPerSecond float64      `yaml:"requests_per_second"`
 	MaxRetries        integer      `yaml:"max_retries"`
+	StateFile         string       `yaml:"state_file,omitempty"`
 	Accounts          []rawAccount `yaml:"accounts"`
 }
 
@@ -95,6 +96,7 @@ func toRaw(c *Config) rawConfig {
 		CountryBreakdown:  c.CountryBreakdown,
 		RequestsPerSecond: c.RequestsPerSecond,
 		MaxRetries:        integer(c.MaxRetries),
+		StateFile:         c.StateFile,
 	}
 	for _, a := range c.Accounts {
 		ra := rawAccount{Name: a.Name, APIKey: a.APIKey, APIURL: a.APIURL, EventTypes: a.EventTypes}
@@ -128,6 +130,7 @@ func (r *rawConfig) config(loc locator) (*Config, []error) {
 		CountryBreakdown:  r.CountryBreakdown,
 		RequestsPerSecond: r.RequestsPerSecond,
 		MaxRetries:        int(r.MaxRetries),
+		StateFile:         r.StateFile,
 	}
 	var errs []error
 	for i, ra := range r.Accounts {

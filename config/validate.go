@@ -57,6 +57,9 @@ func validate(c *Config, loc locator) []error {
 	if c.MaxRetries < 0 || c.MaxRetries > MaxRetriesLimit {
 		add("max_retries", "max_retries must be between 0 and %d, not %d", MaxRetriesLimit, c.MaxRetries)
 	}
+	if c.StateFile != "" && strings.ContainsAny(c.StateFile[len(c.StateFile)-1:], `/\`) {
+		add("state_file", "state_file must name a file, not a folder: add a file name such as vonage_audit_state.json")
+	}
 	if len(c.Accounts) == 0 {
 		add("accounts", "no accounts configured: add at least one under accounts, with name, api_key and api_secret or api_secret_file")
 	}
