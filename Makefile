@@ -8,7 +8,11 @@ PKG      = github.com/prometheus/common/version
 LDFLAGS  = -s -w -X $(PKG).Version=$(VERSION) -X $(PKG).Revision=$(REVISION) -X $(PKG).Branch=$(BRANCH) \
            -X $(PKG).BuildUser=$(shell id -un)@$(shell hostname) -X $(PKG).BuildDate=$(shell date -u +%Y%m%d-%H:%M:%S)
 
-.PHONY: all build test lint unit
+# Each fuzz target runs this long in `make test`; longer runs find more.
+FUZZTIME ?= 10s
+FUZZ     = auditapi:FuzzDecodePage auditapi:FuzzErrorsNeverShowTheSecret config:FuzzParse
+
+.PHONY: all build test lint unit fuzz
 
 all: build
 
@@ -22,4 +26,10 @@ lint:
 unit:
 	$(GO) test -race -count=1 ./...
 
-test: lint unit
+# go test takes one -fuzz target per run.
+fuzz:
+	@set -e; for t in $(FUZZ); do \
+		$(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) ./$${t%%:*}; \
+	done
+
+test: lint unit fuzz

@@ -11,7 +11,7 @@ import (
 // The events of a page are read by the small scanner below instead of by
 // encoding/json's reflection: each event is read once, field by field, and
 // its Raw and Context are slices of the page's body, not copies. The input has always been validated by encoding/json
-// before (decodePage's json.Unmarshal, or json.Valid in Event.UnmarshalJSON),
+// before (DecodePage's json.Unmarshal, or json.Valid in Event.UnmarshalJSON),
 // so the scanner finds boundaries; its errors only guard against misuse.
 
 var errSyntax = errors.New("malformed JSON in an event")

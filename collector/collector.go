@@ -22,6 +22,8 @@ var (
 		"Audit events counted, by event type, source and user.", []string{"account", "event_type", "source", "user"}, nil)
 	countryEventsDesc = prometheus.NewDesc(prometheus.BuildFQName(namespace, "", "country_events_total"),
 		"Audit events counted, by event type and source country.", []string{"account", "event_type", "country"}, nil)
+	userOverflowDesc = prometheus.NewDesc(prometheus.BuildFQName(namespace, "", "user_overflow_total"),
+		"Distinct users counted as __other__ because max_users was reached.", []string{"account"}, nil)
 	lastEventDesc = prometheus.NewDesc(prometheus.BuildFQName(namespace, "", "last_event_timestamp_seconds"),
 		"Creation time of the newest audit event counted, by event type.", []string{"account", "event_type"}, nil)
 
@@ -97,7 +99,7 @@ func (c *Collector) Observer(account string) *Observer {
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
-		eventsDesc, userEventsDesc, countryEventsDesc, lastEventDesc,
+		eventsDesc, userEventsDesc, userOverflowDesc, countryEventsDesc, lastEventDesc,
 		upDesc, lastSuccessDesc, cursorDesc, pollDurationDesc, pollsDesc, pollRequestsDesc, pollErrorsDesc,
 		pollOverrunsDesc, ingestedDesc, duplicatesDesc, skippedDesc,
 	} {
@@ -250,14 +252,18 @@ func identity(v float64) float64 { return v }
 // selfMetrics builds the account's few self-metrics. Callers hold a.mu.
 func (a *Account) selfMetrics() []prometheus.Metric {
 	name := a.opts.Name
-	out := []prometheus.Metric{
+	var out []prometheus.Metric
+	if a.opts.UserLabel != UserLabelNone {
+		out = append(out, prometheus.MustNewConstMetric(userOverflowDesc, prometheus.CounterValue, a.userOverflow, name))
+	}
+	out = append(out,
 		prometheus.MustNewConstMetric(upDesc, prometheus.GaugeValue, boolValue(a.up), name),
 		prometheus.MustNewConstMetric(lastSuccessDesc, prometheus.GaugeValue, unixSeconds(a.lastSuccess), name),
 		prometheus.MustNewConstMetric(cursorDesc, prometheus.GaugeValue, unixSeconds(a.cursor), name),
 		prometheus.MustNewConstMetric(pollDurationDesc, prometheus.GaugeValue, a.pollDuration.Seconds(), name),
 		prometheus.MustNewConstMetric(pollsDesc, prometheus.CounterValue, a.polls, name),
 		prometheus.MustNewConstMetric(pollRequestsDesc, prometheus.GaugeValue, a.pollRequests, name),
-	}
+	)
 	for _, r := range sortedKeys(a.pollErrors) {
 		out = append(out, prometheus.MustNewConstMetric(pollErrorsDesc, prometheus.CounterValue, a.pollErrors[r], name, r))
 	}
