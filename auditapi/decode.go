@@ -49,20 +49,13 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// wirePage is one page of GET /events, without its events: encoding/json
-// validates them and skips them, and decodeEvents then reads them in a pass
-// of its own, straight from the body. Pointers tell a missing value from 0.
-type wirePage struct {
-	Links struct {
-		Next json.RawMessage `json:"next"`
-	} `json:"_links"`
-	Page *struct {
-		Size          *int `json:"size"`
-		TotalElements *int `json:"totalElements"`
-		TotalPages    *int `json:"totalPages"`
-		Number        *int `json:"number"`
-		Page          *int `json:"page"`
-	} `json:"page"`
+// pageBlock is a page's "page" object. Pointers tell a missing value from 0.
+type pageBlock struct {
+	Size          *int `json:"size"`
+	TotalElements *int `json:"totalElements"`
+	TotalPages    *int `json:"totalPages"`
+	Number        *int `json:"number"`
+	Page          *int `json:"page"`
 }
 
 var (
@@ -74,21 +67,33 @@ var (
 // any error means the body as a whole is not a page (most often a cut
 // connection). The events keep slices of body as Raw and Context: body must
 // not change afterwards.
+//
+// The body is validated once by encoding/json; the events are then read in
+// one pass of their own (decodeEvents), and only the small page block goes
+// through encoding/json's decoder.
 func DecodePage(body []byte) (*Page, error) {
 	if !isObject(body) {
 		return nil, errNotObject
 	}
-	var w wirePage
-	if err := json.Unmarshal(body, &w); err != nil {
-		return nil, err
+	if !json.Valid(body) {
+		// Unmarshal says where and why, which Valid does not.
+		var v struct{}
+		return nil, json.Unmarshal(body, &v)
 	}
-	p := &Page{HasNext: len(w.Links.Next) > 0 && string(w.Links.Next) != "null"}
-	events, err := decodeEvents(member(member(body, "_embedded"), "events"))
+	parts := members(body, "_embedded", "_links", "page")
+	events, err := decodeEvents(member(parts[0], "events"))
 	if err != nil {
 		return nil, err
 	}
-	p.Events = events
-	if m := w.Page; m != nil {
+	next := member(parts[1], "next")
+	p := &Page{Events: events, HasNext: len(next) > 0 && string(next) != "null"}
+	var m *pageBlock
+	if parts[2] != nil {
+		if err := json.Unmarshal(parts[2], &m); err != nil {
+			return nil, fmt.Errorf("page block: %w", err)
+		}
+	}
+	if m != nil {
 		switch {
 		case m.Number != nil:
 			p.Number = *m.Number

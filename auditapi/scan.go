@@ -11,7 +11,7 @@ import (
 // The events of a page are read by the small scanner below instead of by
 // encoding/json's reflection: each event is read once, field by field, and
 // its Raw and Context are slices of the page's body, not copies. The input has always been validated by encoding/json
-// before (DecodePage's json.Unmarshal, or json.Valid in Event.UnmarshalJSON),
+// before (json.Valid in DecodePage and in Event.UnmarshalJSON),
 // so the scanner finds boundaries; its errors only guard against misuse.
 
 var errSyntax = errors.New("malformed JSON in an event")
@@ -53,14 +53,20 @@ func decodeEvents(raw []byte) ([]Event, error) {
 }
 
 // member returns the value of key in the JSON object b, or nil when b is
-// not an object or has no such key. As with encoding/json, the key matches
-// case-insensitively and the last one wins.
+// not an object or has no such key.
 func member(b []byte, key string) []byte {
+	return members(b, key)[0]
+}
+
+// members returns the values of keys in the JSON object b, in one walk over
+// it; nil for a key it lacks. As with encoding/json, a key matches
+// case-insensitively and the last one wins.
+func members(b []byte, keys ...string) [][]byte {
+	found := make([][]byte, len(keys))
 	i := skipSpace(b, 0)
 	if i >= len(b) || b[i] != '{' {
-		return nil
+		return found
 	}
-	var found []byte
 	for i++; ; {
 		i = skipSpace(b, i)
 		if i >= len(b) || b[i] == '}' {
@@ -71,11 +77,11 @@ func member(b []byte, key string) []byte {
 			continue
 		}
 		if b[i] != '"' {
-			return nil
+			return found
 		}
 		keyEnd, keyEscaped, err := stringEnd(b, i)
 		if err != nil {
-			return nil
+			return found
 		}
 		k := b[i+1 : keyEnd-1]
 		if keyEscaped {
@@ -83,17 +89,19 @@ func member(b []byte, key string) []byte {
 		}
 		i = skipSpace(b, keyEnd)
 		if i >= len(b) || b[i] != ':' {
-			return nil
+			return found
 		}
 		if i = skipSpace(b, i+1); i >= len(b) {
-			return nil
+			return found
 		}
 		end, _, err := valueEnd(b, i)
 		if err != nil {
-			return nil
+			return found
 		}
-		if bytes.EqualFold(k, []byte(key)) {
-			found = b[i:end:end]
+		for j, key := range keys {
+			if bytes.EqualFold(k, []byte(key)) {
+				found[j] = b[i:end:end]
+			}
 		}
 		i = end
 	}

@@ -86,8 +86,8 @@ func specOf(cfg *config.Config, acc config.Account) accountSpec {
 	return accountSpec{
 		fingerprint: fingerprint(acc),
 		labels:      labelSpec(cfg.UserLabel, string(cfg.UserHashSalt), cfg.CountryBreakdown),
-		settings: fmt.Sprintf("%s|%s|%s|%s|%g|%d|%d", hex.EncodeToString(secret[:]),
-			cfg.Lookback, cfg.Overlap, cfg.RequestTimeout, cfg.RequestsPerSecond, cfg.MaxRetries, acc.MaxUsers),
+		settings: fmt.Sprintf("%s|%s|%s|%s|%g|%d|%d|%d", hex.EncodeToString(secret[:]),
+			cfg.Lookback, cfg.Overlap, cfg.RequestTimeout, cfg.RequestsPerSecond, cfg.MaxRetries, acc.MaxUsers, cfg.MaxConcurrency),
 	}
 }
 
