@@ -8,7 +8,7 @@ PKG      = github.com/prometheus/common/version
 LDFLAGS  = -s -w -X $(PKG).Version=$(VERSION) -X $(PKG).Revision=$(REVISION) -X $(PKG).Branch=$(BRANCH) \
            -X $(PKG).BuildUser=$(shell id -un)@$(shell hostname) -X $(PKG).BuildDate=$(shell date -u +%Y%m%d-%H:%M:%S)
 
-.PHONY: all build test lint unit
+.PHONY: all build test lint unit e2e
 
 all: build
 
@@ -20,6 +20,12 @@ lint:
 	$(GO) vet ./...
 
 unit:
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v '/e2e$$')
 
-test: lint unit
+# The end-to-end test: the exporter, the simulator, Debian's prometheus and
+# prometheus-alertmanager on loopback, with examples/' configuration. It
+# skips when those are not installed, unless CI is set.
+e2e:
+	$(GO) test -race -count=1 -timeout 10m ./e2e/
+
+test: lint unit e2e

@@ -9,6 +9,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -17,12 +18,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/vonage-audit-exporter/vonage_audit_exporter/alerts"
 	"github.com/vonage-audit-exporter/vonage_audit_exporter/dashboards"
 	"github.com/vonage-audit-exporter/vonage_audit_exporter/simulator"
 )
@@ -176,6 +179,7 @@ accounts:
 	prom.waitReady(t, r.prom.base+"/-/ready", maxWait)
 
 	r.waitValue(`count(up{job="`+job+`"} == 1)`, 2, "both exporters scraped and up")
+	r.checkRulesLoaded()
 	r.waitValue(`count(count_over_time(vonage_audit_user_events_total{user="`+intruder+`"}[1m]) >= 2)`, 2,
 		"two scrapes of the intruder's series from both exporters")
 
@@ -276,6 +280,52 @@ func (r *run) waitValue(query string, want float64, what string) {
 		}
 		return res[0].Values[0] == want, fmt.Sprintf("%s = %v", query, res[0].Values[0])
 	})
+}
+
+// checkRulesLoaded checks that Prometheus loaded every alerting rule of
+// the repository, healthy.
+func (r *run) checkRulesLoaded() {
+	r.t.Helper()
+	want, err := alerts.Rules()
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	var answer struct {
+		Data struct {
+			Groups []struct {
+				Rules []struct {
+					Name   string `json:"name"`
+					Health string `json:"health"`
+					Type   string `json:"type"`
+				} `json:"rules"`
+			} `json:"groups"`
+		} `json:"data"`
+	}
+	resp, err := http.Get(r.prom.base + "/api/v1/rules")
+	if err != nil {
+		r.t.Fatalf("listing prometheus's rules: %v", err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(&answer); err != nil {
+		r.t.Fatalf("decoding prometheus's rules: %v", err)
+	}
+	var got []string
+	for _, g := range answer.Data.Groups {
+		for _, rule := range g.Rules {
+			if rule.Type == "alerting" && rule.Health != "err" {
+				got = append(got, rule.Name)
+			}
+		}
+	}
+	var names []string
+	for _, w := range want {
+		names = append(names, w.Alert)
+	}
+	slices.Sort(got)
+	slices.Sort(names)
+	if !slices.Equal(got, names) {
+		r.t.Fatalf("prometheus loaded the alerting rules %v, want %v", got, names)
+	}
 }
 
 // waitAlert waits for Alertmanager to send a firing alert with the labels
