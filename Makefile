@@ -8,7 +8,11 @@ PKG      = github.com/prometheus/common/version
 LDFLAGS  = -s -w -X $(PKG).Version=$(VERSION) -X $(PKG).Revision=$(REVISION) -X $(PKG).Branch=$(BRANCH) \
            -X $(PKG).BuildUser=$(shell id -un)@$(shell hostname) -X $(PKG).BuildDate=$(shell date -u +%Y%m%d-%H:%M:%S)
 
-.PHONY: all build test lint unit e2e
+# Each fuzz target runs this long in `make test`; longer runs find more.
+FUZZTIME ?= 10s
+FUZZ     = auditapi:FuzzDecodePage auditapi:FuzzErrorsNeverShowTheSecret config:FuzzParse
+
+.PHONY: all build test lint unit e2e fuzz
 
 all: build
 
@@ -28,4 +32,10 @@ unit:
 e2e:
 	$(GO) test -race -count=1 -timeout 10m ./e2e/
 
-test: lint unit e2e
+# go test takes one -fuzz target per run.
+fuzz:
+	@set -e; for t in $(FUZZ); do \
+		$(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) ./$${t%%:*}; \
+	done
+
+test: lint unit e2e fuzz

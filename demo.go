@@ -21,6 +21,10 @@ const (
 	demoHistory      = time.Hour
 	demoHistoryCount = 900
 	demoRate         = 1.0
+	// demoSeed is fixed so that every demo run makes the same event ids:
+	// an id that `--demo events list` printed can be read with
+	// `--demo events get`.
+	demoSeed = 1
 )
 
 // startDemo serves a simulated Audit API on loopback until ctx is done and
@@ -31,7 +35,7 @@ func startDemo(ctx context.Context, cfg *config.Config, fromFile bool, logger lo
 	if _, err := rand.Read(secret); err != nil {
 		return fmt.Errorf("making the demo secret: %w", err)
 	}
-	sim := simulator.New(simulator.Options{APIKey: "demo", APISecret: hex.EncodeToString(secret), Seed: time.Now().UnixNano()})
+	sim := simulator.New(simulator.Options{APIKey: "demo", APISecret: hex.EncodeToString(secret), Seed: demoSeed})
 	now := time.Now()
 	sim.Generate(demoHistoryCount, now.Add(-demoHistory), now)
 

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
+	"github.com/vonage-audit-exporter/vonage_audit_exporter/cli"
 	"github.com/vonage-audit-exporter/vonage_audit_exporter/config"
 )
 
@@ -32,33 +33,45 @@ func main() {
 		configCheck   = serveCmd.Flag("config.check", "Validate the configuration, print it with secrets hidden, and exit.").Bool()
 		metricsPath   = serveCmd.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
 		timeoutOffset = serveCmd.Flag("scrape.timeout-offset", "Scrape mode: time taken off the scrape timeout that Prometheus sends.").Default("0.5s").Duration()
+		lifecycle     = serveCmd.Flag("web.enable-lifecycle", "Enable reloading the configuration with POST or PUT to /-/reload.").Bool()
 		webConfig     = kingpinflag.AddFlags(serveCmd, ":9887")
 
 		simulateCmd  = app.Command("simulate", "Serve a simulated Audit API, for trying dashboards and alerts without a Vonage account.")
 		simulateOpts = simulateFlags(simulateCmd)
+
+		apiCmds = cli.Register(app) // events list, events get, event-types
 	)
 	app.Version(version.Print(exporterName))
 	app.HelpFlag.Short('h')
-	command := kingpin.MustParse(app.Parse(os.Args[1:]))
+	command, err := app.Parse(os.Args[1:])
+	if err != nil {
+		app.Errorf("%s, try --help", err)
+		os.Exit(cli.ExitUsage)
+	}
 
 	logger := newLogger(*logFormat, *logLevel)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	var err error
 	switch command {
 	case serveCmd.FullCommand():
 		var cfg *config.Config
 		if cfg, err = loadConfig(ctx, *configFile, *demo, logger); err == nil {
 			err = serve(ctx, cfg, serveOptions{
-				check:         *configCheck,
-				metricsPath:   *metricsPath,
-				timeoutOffset: *timeoutOffset,
-				web:           webConfig,
+				check:           *configCheck,
+				metricsPath:     *metricsPath,
+				timeoutOffset:   *timeoutOffset,
+				enableLifecycle: *lifecycle,
+				reload:          func() (*config.Config, error) { return reloadConfig(*configFile, *demo, cfg) },
+				web:             webConfig,
 			}, logger)
 		}
 	case simulateCmd.FullCommand():
 		err = simulate(ctx, simulateOpts, logger)
+	default:
+		code := runAPICommand(ctx, apiCmds, command, *configFile, *demo, logger)
+		stop()
+		os.Exit(code)
 	}
 	if err != nil {
 		level.Error(logger).Log("msg", "Exiting", "err", err)
@@ -84,6 +97,20 @@ func loadConfig(ctx context.Context, path string, demo bool, logger log.Logger) 
 		return &cfg, startDemo(ctx, &cfg, false, logger)
 	}
 	return config.FromEnv(os.Getenv)
+}
+
+// runAPICommand runs a command of package cli and returns the exit code.
+func runAPICommand(ctx context.Context, cmds *cli.Commands, command, configFile string, demo bool, logger log.Logger) int {
+	cfg, err := loadConfig(ctx, configFile, demo, logger)
+	if err != nil {
+		err = cli.Usage(err)
+	} else {
+		err = cmds.Run(ctx, command, cli.Env{Config: cfg, Stdout: os.Stdout, Logger: logger})
+	}
+	if err != nil {
+		kingpin.CommandLine.Errorf("%s", err)
+	}
+	return cli.ExitCode(err)
 }
 
 func newLogger(format, lvl string) log.Logger {

@@ -7,6 +7,9 @@ import (
 	stdlog "log"
 	"log/slog"
 	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/go-kit/log"
@@ -24,10 +27,13 @@ import (
 )
 
 type serveOptions struct {
-	check         bool
-	metricsPath   string
-	timeoutOffset time.Duration
-	web           *web.FlagConfig
+	check           bool
+	metricsPath     string
+	timeoutOffset   time.Duration
+	enableLifecycle bool
+	// reload loads the configuration again, for SIGHUP and /-/reload.
+	reload func() (*config.Config, error)
+	web    *web.FlagConfig
 }
 
 // serve runs the exporter until ctx is done.
@@ -52,7 +58,20 @@ func serve(ctx context.Context, cfg *config.Config, o serveOptions, logger log.L
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		c,
+		exp,
 	)
+	reload := func() error {
+		return exp.Reload(func() (*config.Config, error) {
+			cfg, err := o.reload()
+			if err != nil {
+				return nil, err
+			}
+			for _, w := range cfg.Warnings() {
+				level.Warn(logger).Log("msg", w)
+			}
+			return cfg, nil
+		})
+	}
 
 	mux := http.NewServeMux()
 	mux.Handle(o.metricsPath, exp.Handler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{
@@ -72,8 +91,14 @@ func serve(ctx context.Context, cfg *config.Config, o serveOptions, logger log.L
 		mux.Handle("/", landing)
 	}
 
+	mux.Handle("/-/reload", reloadHandler(o.enableLifecycle, reload))
+
 	exp.Start(ctx)
 	defer exp.Stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go reloadOn(ctx, hup, reload)
 
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	stop := context.AfterFunc(ctx, func() {
@@ -87,4 +112,34 @@ func serve(ctx context.Context, cfg *config.Config, o serveOptions, logger log.L
 		return fmt.Errorf("serving: %w", err)
 	}
 	return nil
+}
+
+// reloadOn reloads the configuration on each signal until ctx is done.
+func reloadOn(ctx context.Context, signals <-chan os.Signal, reload func() error) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-signals:
+			_ = reload()
+		}
+	}
+}
+
+// reloadHandler serves /-/reload as Prometheus does: POST or PUT reloads
+// when the lifecycle API is enabled, and is forbidden otherwise.
+func reloadHandler(enabled bool, reload func() error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.Method != http.MethodPost && r.Method != http.MethodPut:
+			w.Header().Set("Allow", "POST, PUT")
+			http.Error(w, "Only POST or PUT requests allowed", http.StatusMethodNotAllowed)
+		case !enabled:
+			http.Error(w, "Lifecycle API is not enabled.", http.StatusForbidden)
+		default:
+			if err := reload(); err != nil {
+				http.Error(w, fmt.Sprintf("failed to reload config: %s", err), http.StatusInternalServerError)
+			}
+		}
+	})
 }

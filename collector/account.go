@@ -2,7 +2,12 @@ package collector
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"hash/maphash"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,6 +32,32 @@ const (
 	UserLabelEmail = "email"
 	UserLabelID    = "id"
 	UserLabelNone  = "none"
+	UserLabelHash  = "hash"
+)
+
+// Label values that stand for more than one user.
+const (
+	userUnknown = "unknown"
+	userOther   = "__other__"
+)
+
+// DefaultMaxUsers applies when AccountOptions.MaxUsers is 0.
+const DefaultMaxUsers = 500
+
+// Bounds on what the API can make the exporter hold, whatever it sends.
+const (
+	// overflowMemory is how many overflowing users an account remembers, to
+	// count each of them once in vonage_audit_user_overflow_total.
+	overflowMemory = 10000
+	// maxEventTypes is how many event types an account counts apart; more
+	// types than that are counted as "__other__".
+	maxEventTypes = 1000
+	// maxLabelBytes bounds event types and users: an email has at most 254
+	// bytes, and a documented event type fewer than 40.
+	maxLabelBytes = 254
+	// futureSkew is how far past a poll's window end a created_at can be
+	// before it is a broken timestamp rather than a clock difference.
+	futureSkew = 10 * time.Minute
 )
 
 // Poll error reasons, also the values of the reason label.
@@ -40,12 +71,17 @@ const (
 
 // AccountOptions configures the counting of one Vonage account.
 type AccountOptions struct {
-	Name             string
-	API              API
-	EventTypes       []string // server-side filter; empty: all types
-	Lookback         time.Duration
-	Overlap          time.Duration
-	UserLabel        string
+	Name       string
+	API        API
+	EventTypes []string // server-side filter; empty: all types
+	Lookback   time.Duration
+	Overlap    time.Duration
+	UserLabel  string
+	// UserHashSalt keys the HMAC of UserLabelHash.
+	UserHashSalt string
+	// MaxUsers is how many distinct users get a series of their own; 0
+	// means DefaultMaxUsers.
+	MaxUsers         int
 	CountryBreakdown bool
 	Logger           log.Logger
 	// Now is the clock; nil means time.Now.
@@ -82,6 +118,14 @@ type Account struct {
 	countries map[typeCountry]float64
 	lastEvent map[string]time.Time
 
+	// users admitted to a series of their own, at most opts.MaxUsers.
+	userSet map[string]struct{}
+	// overflowSeen remembers, by hash, up to overflowMemory users counted
+	// as "__other__", so that userOverflow counts each of them once.
+	overflowSeen map[uint64]struct{}
+	overflowSeed maphash.Seed
+	userOverflow float64
+
 	up            bool
 	lastSuccess   time.Time
 	pollDuration  time.Duration
@@ -103,16 +147,22 @@ func NewAccount(opts AccountOptions) *Account {
 	if opts.Logger == nil {
 		opts.Logger = log.NewNopLogger()
 	}
+	if opts.MaxUsers <= 0 {
+		opts.MaxUsers = DefaultMaxUsers
+	}
 	a := &Account{
-		opts:       opts,
-		floor:      opts.Now().UTC().Add(-opts.Lookback).Truncate(time.Second),
-		seen:       map[string]time.Time{},
-		events:     map[typeSource]float64{},
-		users:      map[typeSourceUser]float64{},
-		countries:  map[typeCountry]float64{},
-		lastEvent:  map[string]time.Time{},
-		pollErrors: map[string]float64{},
-		skipped:    map[string]float64{skipOutOfWindow: 0, skipInvalid: 0},
+		userSet:      map[string]struct{}{},
+		overflowSeen: map[uint64]struct{}{},
+		overflowSeed: maphash.MakeSeed(),
+		opts:         opts,
+		floor:        opts.Now().UTC().Add(-opts.Lookback).Truncate(time.Second),
+		seen:         map[string]time.Time{},
+		events:       map[typeSource]float64{},
+		users:        map[typeSourceUser]float64{},
+		countries:    map[typeCountry]float64{},
+		lastEvent:    map[string]time.Time{},
+		pollErrors:   map[string]float64{},
+		skipped:      map[string]float64{skipOutOfWindow: 0, skipInvalid: 0},
 	}
 	for _, r := range pollErrorReasons {
 		a.pollErrors[r] = 0
@@ -177,6 +227,12 @@ func (a *Account) Poll(ctx context.Context) error {
 
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if err != nil && ctx.Err() != nil {
+		// Shutdown or reload, not an API failure: what the poll counted
+		// stays counted, and the cursor stays where it was.
+		level.Info(a.opts.Logger).Log("msg", "Poll abandoned; the next poll reads the same window again", "account", a.opts.Name, "from", from.Format(time.RFC3339), "to", to.Format(time.RFC3339))
+		return fmt.Errorf("polling account %q: %w", a.opts.Name, err)
+	}
 	a.polls++
 	a.pollDuration = a.opts.Now().Sub(start)
 	if err != nil {
@@ -236,11 +292,16 @@ func (a *Account) ingest(events []auditapi.Event, from, to time.Time) {
 	defer a.mu.Unlock()
 	for i := range events {
 		e := &events[i]
-		if e.ID == "" || e.CreatedAt.IsZero() || e.EventType == "" {
+		if e.ID == "" || e.CreatedAt.IsZero() || e.EventType == "" || len(e.EventType) > maxLabelBytes {
 			a.skipped[skipInvalid]++
 			continue
 		}
 		created := e.CreatedAt.UTC().Truncate(time.Second)
+		if created.After(to.Add(futureSkew)) {
+			// Not remembered: should a later window hold it, it is counted then.
+			a.skipped[skipInvalid]++
+			continue
+		}
 		if created.Before(from) || created.After(to) {
 			// Before the window: counted already, or older than the floor.
 			// After it: a later poll's window holds it.
@@ -256,47 +317,143 @@ func (a *Account) ingest(events []auditapi.Event, from, to time.Time) {
 	}
 }
 
-// count adds one new event to the counters. Callers hold mu.
+// count adds one new event to the counters. Every label value is bounded,
+// so that no answer of the API can grow the series without limit. Callers
+// hold mu.
 func (a *Account) count(e *auditapi.Event, created time.Time) {
 	a.ingested++
-	a.events[typeSource{e.EventType, e.Source}]++
+	eventType, source := a.eventTypeOf(e.EventType), sourceOf(e.Source)
+	a.events[typeSource{eventType, source}]++
 	if a.opts.UserLabel != UserLabelNone {
-		a.users[typeSourceUser{e.EventType, e.Source, a.userOf(e)}]++
+		a.users[typeSourceUser{eventType, source, a.userOf(e)}]++
 	}
 	if a.opts.CountryBreakdown {
-		a.countries[typeCountry{e.EventType, countryOf(e.SourceCountry)}]++
+		a.countries[typeCountry{eventType, countryOf(e.SourceCountry)}]++
 	}
-	if created.After(a.lastEvent[e.EventType]) {
-		a.lastEvent[e.EventType] = created
+	if created.After(a.lastEvent[eventType]) {
+		a.lastEvent[eventType] = created
 	}
 }
 
+// eventTypeOf counts every type apart up to maxEventTypes. Callers hold mu.
+func (a *Account) eventTypeOf(t string) string {
+	if _, ok := a.lastEvent[t]; ok || len(a.lastEvent) < maxEventTypes {
+		return t
+	}
+	return userOther
+}
+
+// sourceOf keeps the source label to the documented values, whatever the
+// spelling, plus "unknown" for none and "other" for anything else.
+func sourceOf(s string) string {
+	switch {
+	case s == "CD" || s == "DEVAPI":
+		return s
+	case s == "":
+		return userUnknown
+	case strings.EqualFold(s, "CD"):
+		return "CD"
+	case strings.EqualFold(s, "DEVAPI"):
+		return "DEVAPI"
+	}
+	return "other"
+}
+
+// userOf returns the user label of an event: the first MaxUsers distinct
+// users get their own; later ones are counted as "__other__". Callers hold mu.
 func (a *Account) userOf(e *auditapi.Event) string {
 	first, second := e.UserEmail, e.UserID
 	if a.opts.UserLabel == UserLabelID {
 		first, second = second, first
 	}
-	switch {
-	case first != "":
-		return first
-	case second != "":
-		return second
+	user := first
+	if user == "" {
+		user = second
 	}
-	return "unknown"
+	if user == "" || len(user) > maxLabelBytes {
+		return userUnknown
+	}
+	if a.opts.UserLabel == UserLabelHash {
+		user = hashUser(a.opts.UserHashSalt, user)
+	}
+	if _, ok := a.userSet[user]; ok {
+		return user
+	}
+	if len(a.userSet) < a.opts.MaxUsers {
+		a.userSet[user] = struct{}{}
+		return user
+	}
+	a.overflow(user)
+	return userOther
 }
 
-// countryOf keeps the country label bounded: an ISO 3166 alpha-2 shape or "unknown".
-func countryOf(c string) string {
-	if len(c) == 2 && c[0] >= 'A' && c[0] <= 'Z' && c[1] >= 'A' && c[1] <= 'Z' {
-		return c
+// admitUser gives a restored user series its place among the admitted
+// users, even past MaxUsers: its series exists already. Callers hold mu.
+func (a *Account) admitUser(user string) {
+	if user != userUnknown && user != userOther {
+		a.userSet[user] = struct{}{}
 	}
-	return "unknown"
+}
+
+// labels tells how the account labels its user and country series.
+func (a *Account) labels() string {
+	return labelSpec(a.opts.UserLabel, a.opts.UserHashSalt, a.opts.CountryBreakdown)
+}
+
+// labelSpec identifies a labelling of the user and country series without
+// holding the salt.
+func labelSpec(userLabel, salt string, countries bool) string {
+	if userLabel == UserLabelHash {
+		h := sha256.Sum256([]byte(salt))
+		userLabel += ":" + hex.EncodeToString(h[:8])
+	}
+	return fmt.Sprintf("%s|%t", userLabel, countries)
+}
+
+// overflow counts a user that did not get a series of its own: once while
+// fewer than overflowMemory such users are remembered, and at each new
+// event after that, so that the counter keeps rising while users overflow.
+// Callers hold mu.
+func (a *Account) overflow(user string) {
+	h := maphash.String(a.overflowSeed, user)
+	if _, ok := a.overflowSeen[h]; ok {
+		return
+	}
+	if len(a.overflowSeen) < overflowMemory {
+		a.overflowSeen[h] = struct{}{}
+	}
+	a.userOverflow++
+}
+
+// hashUser is the user label of UserLabelHash: stable for a salt, and
+// without the salt not reversible by hashing a list of known emails.
+func hashUser(salt, user string) string {
+	m := hmac.New(sha256.New, []byte(salt))
+	m.Write([]byte(user))
+	return hex.EncodeToString(m.Sum(nil))[:16]
+}
+
+// countryOf keeps the country label to the assigned ISO 3166-1 alpha-2
+// codes, in upper case, and "unknown".
+func countryOf(c string) string {
+	if len(c) == 2 {
+		c = strings.ToUpper(c)
+		if _, ok := iso3166[c]; ok {
+			return c
+		}
+	}
+	return userUnknown
 }
 
 // prune forgets the ids that no later poll can read again, keeping memory
-// bounded by the overlap window. Callers hold mu.
+// bounded by the overlap window. The floor follows, so that a larger
+// overlap after a reload or restart never reads back past the ids kept.
+// Callers hold mu.
 func (a *Account) prune() {
 	from := a.cursor.Add(-a.opts.Overlap - time.Second)
+	if from.After(a.floor) {
+		a.floor = from
+	}
 	for id, created := range a.seen {
 		if created.Before(from) {
 			delete(a.seen, id)

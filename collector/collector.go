@@ -19,6 +19,8 @@ var (
 		"Audit events counted, by event type, source and user.", []string{"account", "event_type", "source", "user"}, nil)
 	countryEventsDesc = prometheus.NewDesc(prometheus.BuildFQName(namespace, "", "country_events_total"),
 		"Audit events counted, by event type and source country.", []string{"account", "event_type", "country"}, nil)
+	userOverflowDesc = prometheus.NewDesc(prometheus.BuildFQName(namespace, "", "user_overflow_total"),
+		"Distinct users counted as __other__ because max_users was reached.", []string{"account"}, nil)
 	lastEventDesc = prometheus.NewDesc(prometheus.BuildFQName(namespace, "", "last_event_timestamp_seconds"),
 		"Creation time of the newest audit event counted, by event type.", []string{"account", "event_type"}, nil)
 
@@ -85,7 +87,7 @@ func (c *Collector) Observer(account string) *Observer {
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
-		eventsDesc, userEventsDesc, countryEventsDesc, lastEventDesc,
+		eventsDesc, userEventsDesc, userOverflowDesc, countryEventsDesc, lastEventDesc,
 		upDesc, lastSuccessDesc, cursorDesc, pollDurationDesc, pollsDesc, pollErrorsDesc,
 		pollOverrunsDesc, ingestedDesc, duplicatesDesc, skippedDesc,
 	} {
@@ -114,6 +116,9 @@ func (a *Account) collect(ch chan<- prometheus.Metric) {
 	}
 	for k, v := range a.users {
 		ch <- prometheus.MustNewConstMetric(userEventsDesc, prometheus.CounterValue, v, name, k.eventType, k.source, k.user)
+	}
+	if a.opts.UserLabel != UserLabelNone {
+		ch <- prometheus.MustNewConstMetric(userOverflowDesc, prometheus.CounterValue, a.userOverflow, name)
 	}
 	for k, v := range a.countries {
 		ch <- prometheus.MustNewConstMetric(countryEventsDesc, prometheus.CounterValue, v, name, k.eventType, k.country)

@@ -30,31 +30,3 @@ func NewClient(cfg *config.Config, acc config.Account, obs auditapi.Observer, lo
 	}
 	return client, nil
 }
-
-// FromConfig builds an exporter with one account per configured account,
-// each with its own client reporting to c.
-func FromConfig(cfg *config.Config, c *Collector, opts Options) (*Exporter, error) {
-	if opts.Logger == nil {
-		opts.Logger = log.NewNopLogger()
-	}
-	opts.Mode = cfg.Mode
-	opts.PollInterval = cfg.PollInterval
-	accounts := make([]*Account, 0, len(cfg.Accounts))
-	for _, acc := range cfg.Accounts {
-		client, err := NewClient(cfg, acc, c.Observer(acc.Name), opts.Logger)
-		if err != nil {
-			return nil, err
-		}
-		accounts = append(accounts, NewAccount(AccountOptions{
-			Name:             acc.Name,
-			API:              client,
-			EventTypes:       acc.EventTypes,
-			Lookback:         cfg.Lookback,
-			Overlap:          cfg.Overlap,
-			UserLabel:        cfg.UserLabel,
-			CountryBreakdown: cfg.CountryBreakdown,
-			Logger:           opts.Logger,
-		}))
-	}
-	return New(opts, c, accounts), nil
-}

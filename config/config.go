@@ -28,7 +28,17 @@ const (
 	UserLabelEmail = "email"
 	UserLabelID    = "id"
 	UserLabelNone  = "none"
+	// UserLabelHash exports a salted hash of the email (else the id), for
+	// teams that may not store personal data in Prometheus.
+	UserLabelHash = "hash"
 )
+
+// DefaultMaxUsers is the default of max_users.
+const DefaultMaxUsers = 500
+
+// MaxUsersLimit is the largest accepted max_users: each user costs a series
+// per event type and source.
+const MaxUsersLimit = 100000
 
 // DefaultAPIURL is the base URL of the Vonage Audit API.
 const DefaultAPIURL = "https://api.nexmo.com/beta/audit"
@@ -39,17 +49,25 @@ const MaxRetriesLimit = 10
 
 // Config is the validated configuration of the exporter.
 type Config struct {
-	APIURL            string
-	Mode              string
-	PollInterval      time.Duration
-	Lookback          time.Duration
-	Overlap           time.Duration
-	RequestTimeout    time.Duration
-	UserLabel         string
+	APIURL         string
+	Mode           string
+	PollInterval   time.Duration
+	Lookback       time.Duration
+	Overlap        time.Duration
+	RequestTimeout time.Duration
+	UserLabel      string
+	// UserHashSalt keys the hash of user_label: hash.
+	UserHashSalt Secret
+	// MaxUsers is the default of the accounts' MaxUsers.
+	MaxUsers          int
 	CountryBreakdown  bool
 	RequestsPerSecond float64
 	MaxRetries        int
-	Accounts          []Account
+	// StateFile is where counters and cursors are saved across restarts;
+	// empty: nowhere. Load makes a relative path relative to the config
+	// file's folder.
+	StateFile string
+	Accounts  []Account
 }
 
 // Account is one Vonage account to read audit events from.
@@ -68,6 +86,8 @@ type Account struct {
 	// without a trailing slash.
 	APIURL     string
 	EventTypes []string
+	// MaxUsers is resolved: the account's own max_users or the global one.
+	MaxUsers int
 }
 
 // Default returns the configuration used for every key the file leaves out.
@@ -80,6 +100,7 @@ func Default() Config {
 		Overlap:           2 * time.Minute,
 		RequestTimeout:    30 * time.Second,
 		UserLabel:         UserLabelEmail,
+		MaxUsers:          DefaultMaxUsers,
 		CountryBreakdown:  true,
 		RequestsPerSecond: 2,
 		MaxRetries:        4,
@@ -98,6 +119,9 @@ func Load(path string) (*Config, error) {
 		return nil, err
 	}
 	if err := c.readSecretFiles(filepath.Dir(path), loc); err != nil {
+		return nil, err
+	}
+	if err := c.resolveStateFile(filepath.Dir(path), loc); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -150,6 +174,26 @@ func (c *Config) readSecretFiles(dir string, loc locator) error {
 	return errors.Join(errs...)
 }
 
+// resolveStateFile checks that the state file's folder exists, so that a
+// typo shows at start rather than as failed saves.
+func (c *Config) resolveStateFile(dir string, loc locator) error {
+	if c.StateFile == "" {
+		return nil
+	}
+	if !filepath.IsAbs(c.StateFile) {
+		c.StateFile = filepath.Join(dir, c.StateFile)
+	}
+	folder := filepath.Dir(c.StateFile)
+	fi, err := os.Stat(folder)
+	switch {
+	case err != nil:
+		return loc.errorf("state_file", "state_file: checking its folder: %w", err)
+	case !fi.IsDir():
+		return loc.errorf("state_file", "state_file: %s is not a folder", folder)
+	}
+	return nil
+}
+
 // ErrNoCredentials is returned by FromEnv when the environment holds no credentials.
 var ErrNoCredentials = errors.New("no vonage credentials: set VONAGE_API_KEY and VONAGE_API_SECRET " +
 	"(or NEXMO_API_KEY and NEXMO_API_SECRET), or pass --config.file with one or more accounts; " +
@@ -174,7 +218,7 @@ func FromEnv(getenv func(string) string) (*Config, error) {
 			return nil, fmt.Errorf("reading credentials from the environment: %s is set but %s is not", keyVar, secretVar)
 		}
 		c := Default()
-		c.Accounts = []Account{{Name: "default", APIKey: key, APISecret: Secret(secret), APIURL: c.APIURL}}
+		c.Accounts = []Account{{Name: "default", APIKey: key, APISecret: Secret(secret), APIURL: c.APIURL, MaxUsers: c.MaxUsers}}
 		if errs := validate(&c, locator{source: "environment"}); len(errs) > 0 {
 			return nil, errors.Join(errs...)
 		}

@@ -27,7 +27,7 @@ func TestParseDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Default()
-	want.Accounts = []Account{{Name: "production", APIKey: "abcd1234", APISecret: "s3cr3t", APIURL: DefaultAPIURL}}
+	want.Accounts = []Account{{Name: "production", APIKey: "abcd1234", APISecret: "s3cr3t", APIURL: DefaultAPIURL, MaxUsers: DefaultMaxUsers}}
 	if !reflect.DeepEqual(*got, want) {
 		t.Errorf("got %+v, want %+v", *got, want)
 	}
@@ -42,6 +42,7 @@ lookback: 7d
 overlap: 1h30m
 request_timeout: 90s
 user_label: none
+max_users: 20
 country_breakdown: false
 requests_per_second: 0.5
 max_retries: 0
@@ -54,6 +55,7 @@ accounts:
     api_secret: s
     api_url: https://example.com/audit
     event_types: [USER_LOGIN, APP_DELETE]
+    max_users: 3
 `
 	got, err := Parse([]byte(in), "config.yml")
 	if err != nil {
@@ -67,12 +69,13 @@ accounts:
 		Overlap:           90 * time.Minute,
 		RequestTimeout:    90 * time.Second,
 		UserLabel:         UserLabelNone,
+		MaxUsers:          20,
 		CountryBreakdown:  false,
 		RequestsPerSecond: 0.5,
 		MaxRetries:        0,
 		Accounts: []Account{
-			{Name: "a", APIKey: "k1", APISecretFile: "secret", APIURL: "http://127.0.0.1:8080/beta/audit"},
-			{Name: "b", APIKey: "k2", APISecret: "s", APIURL: "https://example.com/audit", EventTypes: []string{"USER_LOGIN", "APP_DELETE"}},
+			{Name: "a", APIKey: "k1", APISecretFile: "secret", APIURL: "http://127.0.0.1:8080/beta/audit", MaxUsers: 20},
+			{Name: "b", APIKey: "k2", APISecret: "s", APIURL: "https://example.com/audit", EventTypes: []string{"USER_LOGIN", "APP_DELETE"}, MaxUsers: 3},
 		},
 	}
 	if !reflect.DeepEqual(*got, want) {
@@ -106,7 +109,7 @@ func TestExampleConfig(t *testing.T) {
 		t.Errorf("example settings differ from the defaults:\ngot  %+v\nwant %+v", *got, want)
 	}
 	for _, key := range []string{"api_url", "mode", "poll_interval", "lookback", "overlap", "request_timeout", "user_label",
-		"country_breakdown", "requests_per_second", "max_retries", "accounts", "name", "api_key", "api_secret", "api_secret_file", "event_types"} {
+		"max_users", "country_breakdown", "requests_per_second", "max_retries", "accounts", "name", "api_key", "api_secret", "api_secret_file", "event_types"} {
 		if !strings.Contains(string(data), "\n"+key+":") && !strings.Contains(string(data), " "+key+":") {
 			t.Errorf("example does not show key %s", key)
 		}
@@ -171,6 +174,13 @@ func TestParseErrors(t *testing.T) {
 		{"empty event type", oneAccount + "    event_types: ['']\n", `event_types: "" is not an event type`},
 		{"duplicate event type", oneAccount + "    event_types: [USER_LOGIN, USER_LOGIN]\n", `event_types: USER_LOGIN is listed twice`},
 		{"event_types not a list", oneAccount + "    event_types: USER_LOGIN\n", `config.yml:6: event_types: expected a list of strings, got a string`},
+		{"hash without salt", "user_label: hash\n" + oneAccount, `config.yml:1: user_label: hash needs user_hash_salt`},
+		{"hash with empty salt", "user_label: hash\nuser_hash_salt: ''\n" + oneAccount, `user_label: hash needs user_hash_salt`},
+		{"salt not a string", "user_hash_salt: [hunter2]\n" + oneAccount, `config.yml:1: user_hash_salt: expected a string, got a list`},
+		{"max_users zero", "max_users: 0\n" + oneAccount, `config.yml:1: max_users must be between 1 and 100000, not 0`},
+		{"max_users too high", "max_users: 1000000\n" + oneAccount, `max_users must be between 1 and 100000`},
+		{"max_users float", "max_users: 1.5\n" + oneAccount, `config.yml:1: max_users: expected an integer, got a number`},
+		{"account max_users negative", oneAccount + "    max_users: -1\n", `config.yml:6: account "production": max_users must be between 1 and 100000, not -1`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -286,7 +296,7 @@ func TestFromEnv(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := Default()
-			want.Accounts = []Account{{Name: "default", APIKey: tt.wantKey, APISecret: Secret(tt.wantSecret), APIURL: DefaultAPIURL}}
+			want.Accounts = []Account{{Name: "default", APIKey: tt.wantKey, APISecret: Secret(tt.wantSecret), APIURL: DefaultAPIURL, MaxUsers: DefaultMaxUsers}}
 			if !reflect.DeepEqual(*c, want) {
 				t.Errorf("got %+v, want %+v", *c, want)
 			}
@@ -319,6 +329,11 @@ func TestWarnings(t *testing.T) {
 		{"no overlap", "overlap: 0s\n" + oneAccount,
 			[]string{"overlap is 0s: events that reach the audit log after a poll has read past their time will never be counted"}},
 		{"overlap shorter than poll_interval", "overlap: 10s\npoll_interval: 5m\n" + oneAccount, nil},
+		{"long salt", "user_label: hash\nuser_hash_salt: 0123456789abcdef\n" + oneAccount, nil},
+		{"short salt", "user_label: hash\nuser_hash_salt: hunter2\n" + oneAccount,
+			[]string{"user_hash_salt is shorter than 16 characters: hashes of known emails are easy to match"}},
+		{"unused salt", "user_hash_salt: 0123456789abcdef\n" + oneAccount,
+			[]string{"user_hash_salt is set but user_label is not hash: the salt is not used"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -335,18 +350,22 @@ func TestWarnings(t *testing.T) {
 
 // Redacted output parses back into the same config, secrets aside.
 func TestRedactedRoundTrip(t *testing.T) {
-	in := "mode: scrape\npoll_interval: 90s\nrequests_per_second: 0.5\n" + oneAccount +
-		"  - name: b\n    api_key: k\n    api_secret_file: /run/secrets/b\n    event_types: [USER_LOGIN]\n"
+	in := "mode: scrape\npoll_interval: 90s\nrequests_per_second: 0.5\nuser_label: hash\nuser_hash_salt: 0123456789abcdef\nmax_users: 7\n" + oneAccount +
+		"  - name: b\n    api_key: k\n    api_secret_file: /run/secrets/b\n    event_types: [USER_LOGIN]\n    max_users: 9\n"
 	c, err := Parse([]byte(in), "config.yml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	out := c.Redacted()
+	if strings.Contains(out, "0123456789abcdef") {
+		t.Errorf("Redacted shows user_hash_salt:\n%s", out)
+	}
 	back, err := Parse([]byte(out), "redacted")
 	if err != nil {
 		t.Fatalf("redacted config does not parse: %v\n%s", err, out)
 	}
 	c.Accounts[0].APISecret = redactedSecret
+	c.UserHashSalt = redactedSecret
 	if !reflect.DeepEqual(back, c) {
 		t.Errorf("round trip changed the config:\ngot  %+v\nwant %+v\n%s", back, c, out)
 	}

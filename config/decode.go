@@ -24,9 +24,12 @@ type rawConfig struct {
 	Overlap           duration     `yaml:"overlap"`
 	RequestTimeout    duration     `yaml:"request_timeout"`
 	UserLabel         string       `yaml:"user_label"`
+	UserHashSalt      Secret       `yaml:"user_hash_salt,omitempty"`
+	MaxUsers          integer      `yaml:"max_users"`
 	CountryBreakdown  bool         `yaml:"country_breakdown"`
 	RequestsPerSecond float64      `yaml:"requests_per_second"`
 	MaxRetries        integer      `yaml:"max_retries"`
+	StateFile         string       `yaml:"state_file,omitempty"`
 	Accounts          []rawAccount `yaml:"accounts"`
 }
 
@@ -38,6 +41,7 @@ type rawAccount struct {
 	APISecretFile *string  `yaml:"api_secret_file,omitempty"`
 	APIURL        string   `yaml:"api_url,omitempty"`
 	EventTypes    []string `yaml:"event_types,omitempty"`
+	MaxUsers      *integer `yaml:"max_users,omitempty"`
 }
 
 // duration is a time.Duration written the Prometheus way (30s, 2m, 1h30m, 7d).
@@ -87,12 +91,19 @@ func toRaw(c *Config) rawConfig {
 		Overlap:           duration(c.Overlap),
 		RequestTimeout:    duration(c.RequestTimeout),
 		UserLabel:         c.UserLabel,
+		UserHashSalt:      c.UserHashSalt,
+		MaxUsers:          integer(c.MaxUsers),
 		CountryBreakdown:  c.CountryBreakdown,
 		RequestsPerSecond: c.RequestsPerSecond,
 		MaxRetries:        integer(c.MaxRetries),
+		StateFile:         c.StateFile,
 	}
 	for _, a := range c.Accounts {
 		ra := rawAccount{Name: a.Name, APIKey: a.APIKey, APIURL: a.APIURL, EventTypes: a.EventTypes}
+		if a.MaxUsers != c.MaxUsers {
+			n := integer(a.MaxUsers)
+			ra.MaxUsers = &n
+		}
 		if a.APISecretFile != "" {
 			ra.APISecretFile = &a.APISecretFile
 		} else {
@@ -114,9 +125,12 @@ func (r *rawConfig) config(loc locator) (*Config, []error) {
 		Overlap:           time.Duration(r.Overlap),
 		RequestTimeout:    time.Duration(r.RequestTimeout),
 		UserLabel:         r.UserLabel,
+		UserHashSalt:      r.UserHashSalt,
+		MaxUsers:          int(r.MaxUsers),
 		CountryBreakdown:  r.CountryBreakdown,
 		RequestsPerSecond: r.RequestsPerSecond,
 		MaxRetries:        int(r.MaxRetries),
+		StateFile:         r.StateFile,
 	}
 	var errs []error
 	for i, ra := range r.Accounts {
@@ -125,9 +139,13 @@ func (r *rawConfig) config(loc locator) (*Config, []error) {
 			APIKey:     ra.APIKey,
 			APIURL:     strings.TrimRight(ra.APIURL, "/"),
 			EventTypes: ra.EventTypes,
+			MaxUsers:   c.MaxUsers,
 		}
 		if a.APIURL == "" {
 			a.APIURL = c.APIURL
+		}
+		if ra.MaxUsers != nil {
+			a.MaxUsers = int(*ra.MaxUsers)
 		}
 		switch {
 		case ra.APISecret != nil && ra.APISecretFile != nil:

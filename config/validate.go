@@ -15,6 +15,9 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
+// minSaltLength is the shortest user_hash_salt accepted without a warning.
+const minSaltLength = 16
+
 var eventTypeRe = regexp.MustCompile(`^[A-Z0-9_]+$`)
 
 // validate checks everything a Config itself can tell; which secret keys
@@ -38,14 +41,24 @@ func validate(c *Config, loc locator) []error {
 	}
 	switch c.UserLabel {
 	case UserLabelEmail, UserLabelID, UserLabelNone:
+	case UserLabelHash:
+		if c.UserHashSalt == "" {
+			add("user_label", "user_label: %s needs user_hash_salt: a random string of 16 characters or more, kept secret, so that the hashes cannot be matched to emails", UserLabelHash)
+		}
 	default:
-		add("user_label", "user_label: %q is not valid: use %s, %s or %s", c.UserLabel, UserLabelEmail, UserLabelID, UserLabelNone)
+		add("user_label", "user_label: %q is not valid: use %s, %s, %s or %s", c.UserLabel, UserLabelEmail, UserLabelID, UserLabelHash, UserLabelNone)
+	}
+	if err := checkMaxUsers(c.MaxUsers); err != nil {
+		add("max_users", "max_users %v", err)
 	}
 	if !(c.RequestsPerSecond > 0) || math.IsInf(c.RequestsPerSecond, 0) {
 		add("requests_per_second", "requests_per_second must be a number greater than 0 (0.5 means one request every 2s)")
 	}
 	if c.MaxRetries < 0 || c.MaxRetries > MaxRetriesLimit {
 		add("max_retries", "max_retries must be between 0 and %d, not %d", MaxRetriesLimit, c.MaxRetries)
+	}
+	if c.StateFile != "" && strings.ContainsAny(c.StateFile[len(c.StateFile)-1:], `/\`) {
+		add("state_file", "state_file must name a file, not a folder: add a file name such as vonage_audit_state.json")
 	}
 	if len(c.Accounts) == 0 {
 		add("accounts", "no accounts configured: add at least one under accounts, with name, api_key and api_secret or api_secret_file")
@@ -66,6 +79,11 @@ func validate(c *Config, loc locator) []error {
 		} else if strings.ContainsFunc(a.APIKey, func(r rune) bool { return r == ':' || unicode.IsSpace(r) || unicode.IsControl(r) }) {
 			add(accountKey(i, "api_key"), "%s: api_key must not contain ':', spaces or control characters", name)
 		}
+		if a.MaxUsers != c.MaxUsers {
+			if err := checkMaxUsers(a.MaxUsers); err != nil {
+				add(accountKey(i, "max_users"), "%s: max_users %v", name, err)
+			}
+		}
 		// An account that inherits the global api_url was checked above.
 		if a.APIURL != c.APIURL {
 			if err := checkURL(a.APIURL); err != nil {
@@ -84,6 +102,13 @@ func validate(c *Config, loc locator) []error {
 		}
 	}
 	return errs
+}
+
+func checkMaxUsers(n int) error {
+	if n < 1 || n > MaxUsersLimit {
+		return fmt.Errorf("must be between 1 and %d, not %d", MaxUsersLimit, n)
+	}
+	return nil
 }
 
 // checkName keeps account names usable as label values that read well in
@@ -143,6 +168,12 @@ func (c *Config) Warnings() []string {
 		if u.Scheme == "http" {
 			w = append(w, fmt.Sprintf("account %q: api_url uses plain http to %s: the API secret is sent unencrypted", a.Name, u.Hostname()))
 		}
+	}
+	switch {
+	case c.UserLabel == UserLabelHash && len(c.UserHashSalt) < minSaltLength:
+		w = append(w, fmt.Sprintf("user_hash_salt is shorter than %d characters: hashes of known emails are easy to match", minSaltLength))
+	case c.UserLabel != UserLabelHash && c.UserHashSalt != "":
+		w = append(w, "user_hash_salt is set but user_label is not hash: the salt is not used")
 	}
 	if c.Overlap == 0 {
 		w = append(w, "overlap is 0s: events that reach the audit log after a poll has read past their time will never be counted")

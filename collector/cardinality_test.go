@@ -1,0 +1,214 @@
+package collector
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/vonage-audit-exporter/vonage_audit_exporter/auditapi"
+)
+
+var t0 = time.Date(2026, 3, 14, 12, 0, 0, 0, time.UTC)
+
+// ingestAll counts events directly, as one page of a poll over [t0-1h, t0].
+func ingestAll(a *Account, events []auditapi.Event) {
+	a.ingest(events, t0.Add(-time.Hour), t0)
+}
+
+func userEvent(id, email, userID string) auditapi.Event {
+	return auditapi.Event{ID: id, EventType: "USER_LOGIN", CreatedAt: t0, UserEmail: email, UserID: userID, Source: "CD", SourceCountry: "GB"}
+}
+
+func newTestAccount(opts AccountOptions) (*Account, *Collector) {
+	if opts.Name == "" {
+		opts.Name = "test"
+	}
+	if opts.UserLabel == "" {
+		opts.UserLabel = UserLabelEmail
+	}
+	opts.Now = func() time.Time { return t0 }
+	a := NewAccount(opts)
+	c := NewCollector()
+	c.SetAccounts([]*Account{a})
+	return a, c
+}
+
+func TestMaxUsers(t *testing.T) {
+	a, c := newTestAccount(AccountOptions{MaxUsers: 2})
+	var events []auditapi.Event
+	for i, email := range []string{"a@x", "b@x", "c@x", "a@x", "d@x", "c@x", "", "b@x", "e@x"} {
+		events = append(events, userEvent(fmt.Sprint("id", i), email, ""))
+	}
+	ingestAll(a, events)
+	assertCounts(t, gathered(t, c, "vonage_audit_user_events_total"), map[string]float64{
+		"USER_LOGIN|CD|a@x": 2, "USER_LOGIN|CD|b@x": 2, "USER_LOGIN|CD|__other__": 4, "USER_LOGIN|CD|unknown": 1,
+	})
+	// c, d and e overflowed; c twice, but it is one user.
+	if got := gathered(t, c, "vonage_audit_user_overflow_total")[""]; got != 3 {
+		t.Errorf("user_overflow_total = %v, want 3", got)
+	}
+	if got := sum(gathered(t, c, "vonage_audit_events_total")); got != float64(len(events)) {
+		t.Errorf("events_total = %v, want every one of the %d events", got, len(events))
+	}
+}
+
+func TestMaxUsersDefault(t *testing.T) {
+	a, c := newTestAccount(AccountOptions{})
+	var events []auditapi.Event
+	for i := 0; i < DefaultMaxUsers+10; i++ {
+		events = append(events, userEvent(fmt.Sprint("id", i), fmt.Sprintf("u%d@x", i), ""))
+	}
+	ingestAll(a, events)
+	if n := testutil.CollectAndCount(c, "vonage_audit_user_events_total"); n != DefaultMaxUsers+1 {
+		t.Errorf("%d user series, want %d and __other__", n, DefaultMaxUsers)
+	}
+	if got := gathered(t, c, "vonage_audit_user_overflow_total")[""]; got != 10 {
+		t.Errorf("user_overflow_total = %v, want 10", got)
+	}
+}
+
+// Memory stays bounded however many users overflow: past overflowMemory
+// remembered users, each event of a user not remembered counts again.
+func TestOverflowMemoryIsBounded(t *testing.T) {
+	a, c := newTestAccount(AccountOptions{MaxUsers: 1})
+	n := overflowMemory + 100
+	events := make([]auditapi.Event, 0, n+1)
+	for i := 0; i <= n; i++ {
+		events = append(events, userEvent(fmt.Sprint("id", i), fmt.Sprintf("u%d@x", i), ""))
+	}
+	ingestAll(a, events)
+	if len(a.overflowSeen) != overflowMemory {
+		t.Errorf("%d overflowing users remembered, want the bound %d", len(a.overflowSeen), overflowMemory)
+	}
+	if len(a.userSet) != 1 {
+		t.Errorf("%d users admitted, want 1", len(a.userSet))
+	}
+	// u0 has its series; the last remembered overflowing user comes again
+	// and is not counted twice; one beyond the memory is.
+	ingestAll(a, []auditapi.Event{
+		userEvent("again-1", "u1@x", ""),
+		userEvent("again-2", fmt.Sprintf("u%d@x", n), ""),
+	})
+	if got, want := gathered(t, c, "vonage_audit_user_overflow_total")[""], float64(n+1); got != want {
+		t.Errorf("user_overflow_total = %v, want %v", got, want)
+	}
+	if n := testutil.CollectAndCount(c, "vonage_audit_user_events_total"); n != 2 {
+		t.Errorf("%d user series, want u0 and __other__", n)
+	}
+}
+
+func TestUserLabelHash(t *testing.T) {
+	hex16 := regexp.MustCompile(`^[0-9a-f]{16}$`)
+	events := []auditapi.Event{
+		userEvent("1", "ana@example.com", "11"),
+		userEvent("2", "ana@example.com", "11"),
+		userEvent("3", "", "12"),
+		userEvent("4", "", ""),
+	}
+	labels := func(salt string) map[string]float64 {
+		a, c := newTestAccount(AccountOptions{UserLabel: UserLabelHash, UserHashSalt: salt})
+		ingestAll(a, events)
+		return gathered(t, c, "vonage_audit_user_events_total")
+	}
+	got := labels("pepper-0123456789")
+	if len(got) != 3 {
+		t.Fatalf("got series %v, want ana, user 12 and unknown", got)
+	}
+	for k, v := range got {
+		user := strings.TrimPrefix(k, "USER_LOGIN|CD|")
+		switch {
+		case user == userUnknown:
+			if v != 1 {
+				t.Errorf("unknown: %v events, want 1", v)
+			}
+		case !hex16.MatchString(user):
+			t.Errorf("user label %q is not 16 hex digits", user)
+		case strings.Contains(k, "ana") || strings.Contains(k, "12"):
+			t.Errorf("user label %q shows the user", user)
+		}
+	}
+	if want := "USER_LOGIN|CD|" + hashUser("pepper-0123456789", "ana@example.com"); got[want] != 2 {
+		t.Errorf("series %s = %v, want 2 (hash of the email, stable)", want, got[want])
+	}
+	other := labels("another-salt-0123")
+	for k := range got {
+		if _, same := other[k]; same && !strings.HasSuffix(k, userUnknown) {
+			t.Errorf("series %s is the same under another salt", k)
+		}
+	}
+	// A known HMAC-SHA256 value (RFC 4231 test case 2), so that the hash
+	// stays the same across releases.
+	if h := hashUser("Jefe", "what do ya want for nothing?"); h != "5bdcc146bf60754e" {
+		t.Errorf("hashUser = %s, want 5bdcc146bf60754e", h)
+	}
+}
+
+func TestLabelValuesAreBounded(t *testing.T) {
+	a, c := newTestAccount(AccountOptions{CountryBreakdown: true})
+	ev := func(id, country, source string) auditapi.Event {
+		return auditapi.Event{ID: id, EventType: "APP_CREATE", CreatedAt: t0, Source: source, SourceCountry: country}
+	}
+	ingestAll(a, []auditapi.Event{
+		ev("1", "GB", "CD"), ev("2", "gb", "cd"), ev("3", "ZZ", "DEVAPI"), ev("4", "XK", "devapi"),
+		ev("5", "G", ""), ev("6", "GBR", "SMS"), ev("7", "", "CD"), ev("8", "AN", "CD"), ev("9", "SS", "CD"),
+		{ID: "10", EventType: strings.Repeat("X", maxLabelBytes+1), CreatedAt: t0, Source: "CD"},
+		userEvent("11", strings.Repeat("a", maxLabelBytes)+"@example.com", "7"),
+	})
+	assertCounts(t, gathered(t, c, "vonage_audit_country_events_total"), map[string]float64{
+		"GB|APP_CREATE": 2, "SS|APP_CREATE": 1, "unknown|APP_CREATE": 6, "GB|USER_LOGIN": 1,
+	})
+	assertCounts(t, gathered(t, c, "vonage_audit_events_total"), map[string]float64{
+		"APP_CREATE|CD": 5, "APP_CREATE|DEVAPI": 2, "APP_CREATE|unknown": 1, "APP_CREATE|other": 1, "USER_LOGIN|CD": 1,
+	})
+	if got := gathered(t, c, "vonage_audit_user_events_total")["USER_LOGIN|CD|unknown"]; got != 1 {
+		t.Errorf("an over-long user is %v events of user unknown, want 1", got)
+	}
+	if got := gathered(t, c, "vonage_audit_events_skipped_total")["invalid"]; got != 1 {
+		t.Errorf("skipped{invalid} = %v, want the over-long event type", got)
+	}
+	if len(iso3166) != 249 {
+		t.Errorf("%d ISO 3166-1 codes, want the 249 assigned", len(iso3166))
+	}
+}
+
+func TestEventTypesAreBounded(t *testing.T) {
+	a, c := newTestAccount(AccountOptions{UserLabel: UserLabelNone})
+	var events []auditapi.Event
+	for i := 0; i < maxEventTypes+5; i++ {
+		events = append(events, auditapi.Event{ID: fmt.Sprint(i), EventType: fmt.Sprintf("T%d", i), CreatedAt: t0, Source: "CD"})
+	}
+	ingestAll(a, events)
+	ingestAll(a, []auditapi.Event{{ID: "again", EventType: "T0", CreatedAt: t0, Source: "CD"}})
+	got := gathered(t, c, "vonage_audit_events_total")
+	if len(got) != maxEventTypes+1 || got["__other__|CD"] != 5 || got["T0|CD"] != 2 {
+		t.Errorf("%d series, __other__ %v, T0 %v; want %d, 5 and 2", len(got), got["__other__|CD"], got["T0|CD"], maxEventTypes+1)
+	}
+}
+
+// Restored user series keep their places among the max_users, and series
+// labelled another way (emails, before a switch to hash) are not restored.
+func TestRestoreKeepsUserBounds(t *testing.T) {
+	old, _ := newTestAccount(AccountOptions{MaxUsers: 2})
+	ingestAll(old, []auditapi.Event{userEvent("1", "a@x", ""), userEvent("2", "b@x", "")})
+	st := old.snapshot()
+
+	same, c := newTestAccount(AccountOptions{MaxUsers: 2})
+	same.restore(st)
+	ingestAll(same, []auditapi.Event{userEvent("3", "c@x", ""), userEvent("4", "a@x", "")})
+	assertCounts(t, gathered(t, c, "vonage_audit_user_events_total"), map[string]float64{
+		"USER_LOGIN|CD|a@x": 2, "USER_LOGIN|CD|b@x": 1, "USER_LOGIN|CD|__other__": 1,
+	})
+
+	hashed, c := newTestAccount(AccountOptions{MaxUsers: 2, UserLabel: UserLabelHash, UserHashSalt: "pepper-0123456789"})
+	hashed.restore(st)
+	if got := gathered(t, c, "vonage_audit_user_events_total"); len(got) != 0 {
+		t.Errorf("email series restored into a hash-labelled account: %v", got)
+	}
+	if got := sum(gathered(t, c, "vonage_audit_events_total")); got != 2 {
+		t.Errorf("events_total = %v after restore, want 2", got)
+	}
+}

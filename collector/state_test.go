@@ -1,0 +1,373 @@
+package collector
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/vonage-audit-exporter/vonage_audit_exporter/config"
+	"github.com/vonage-audit-exporter/vonage_audit_exporter/simulator"
+)
+
+// stateConfig is a config for accounts reading f's simulator, polled by
+// Refresh (scrape mode, no least time between polls).
+func stateConfig(f *fixture, stateFile string, names ...string) *config.Config {
+	cfg := config.Default()
+	cfg.APIURL = f.srv.URL
+	cfg.Mode = config.ModeScrape
+	cfg.PollInterval = time.Nanosecond
+	cfg.Lookback = time.Hour
+	cfg.Overlap = time.Minute
+	cfg.RequestTimeout = 10 * time.Second
+	cfg.RequestsPerSecond = 1000
+	cfg.StateFile = stateFile
+	for _, n := range names {
+		cfg.Accounts = append(cfg.Accounts, config.Account{Name: n, APIKey: testKey, APISecret: testSecret, APIURL: f.srv.URL})
+	}
+	return &cfg
+}
+
+// realTimeFixture is a simulator on the wall clock, as exporters built from
+// a config use it.
+func realTimeFixture(t *testing.T) *fixture {
+	t.Helper()
+	return newFixture(t, fixtureOptions{sim: simulator.Options{Now: time.Now}})
+}
+
+func startFromConfig(t *testing.T, cfg *config.Config) *Exporter {
+	t.Helper()
+	e, err := FromConfig(cfg, NewCollector(), Options{})
+	if err != nil {
+		t.Fatalf("FromConfig: %v", err)
+	}
+	e.Start(context.Background())
+	t.Cleanup(e.Stop)
+	return e
+}
+
+func refresh(e *Exporter) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	e.Refresh(ctx)
+}
+
+func accountNamed(e *Exporter, name string) *Account {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, m := range e.accounts {
+		if m.sched.account.Name() == name {
+			return m.sched.account
+		}
+	}
+	return nil
+}
+
+func TestStateContinuesAcrossRestart(t *testing.T) {
+	f := realTimeFixture(t)
+	start := time.Now()
+	f.sim.Generate(150, start.Add(-30*time.Minute), start)
+	path := filepath.Join(t.TempDir(), "state.json")
+
+	first := startFromConfig(t, stateConfig(f, path, "a"))
+	refresh(first)
+	first.Stop()
+	before := gathered(t, first.Collector(), "vonage_audit_events_total")
+	if got := gathered(t, first, "vonage_audit_state_last_save_success_timestamp_seconds")[""]; got == 0 {
+		t.Error("no successful save reported")
+	}
+
+	// Events that show up while the exporter is down; the restart has no
+	// lookback, so only the restored cursor can read them.
+	f.sim.Generate(40, start.Add(-40*time.Second), start.Add(-5*time.Second))
+	cfg := stateConfig(f, path, "a")
+	cfg.Lookback = 0
+	second := startFromConfig(t, cfg)
+	assertCounts(t, gathered(t, second.Collector(), "vonage_audit_events_total"), before)
+	if got := gathered(t, second, "vonage_audit_state_restored")[""]; got != 1 {
+		t.Errorf("vonage_audit_state_restored = %v, want 1", got)
+	}
+	refresh(second)
+	assertCounts(t, gathered(t, second.Collector(), "vonage_audit_events_total"), served(f.sim.Visible(), start.Add(-time.Hour)))
+	if got := gathered(t, second.Collector(), "vonage_audit_events_ingested_total")[""]; got != 190 {
+		t.Errorf("events ingested over both runs = %v, want 190", got)
+	}
+	if got := gathered(t, second.Collector(), "vonage_audit_duplicate_events_total")[""]; got == 0 {
+		t.Error("the restart did not re-read the overlap behind the restored cursor")
+	}
+}
+
+func TestUnusableStateFileStartsFresh(t *testing.T) {
+	valid, err := json.Marshal(stateFile{Version: stateVersion, Accounts: map[string]accountState{
+		"a": {Fingerprint: "f", Events: []eventSeries{{"USER_LOGIN", "CD", 5}}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	negative := strings.Replace(string(valid), `"value":5`, `"value":-5`, 1)
+	tests := []struct {
+		name    string
+		content string
+	}{
+		{"not JSON", "\x00\x01garbage"},
+		{"truncated", string(valid[:len(valid)/2])},
+		{"unknown version", strings.Replace(string(valid), `"version":1`, `"version":99`, 1)},
+		{"unknown field", `{"version":1,"accounts":{},"cursor":"x"}`},
+		{"negative counter", negative},
+		{"empty", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := realTimeFixture(t)
+			f.sim.Generate(30, time.Now().Add(-10*time.Minute), time.Now())
+			dir := t.TempDir()
+			path := filepath.Join(dir, "state.json")
+			if err := os.WriteFile(path, []byte(tt.content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			e := startFromConfig(t, stateConfig(f, path, "a"))
+			if got := gathered(t, e, "vonage_audit_state_restore_errors_total")[""]; got != 1 {
+				t.Errorf("vonage_audit_state_restore_errors_total = %v, want 1", got)
+			}
+			if got := gathered(t, e, "vonage_audit_state_restored")[""]; got != 0 {
+				t.Errorf("vonage_audit_state_restored = %v, want 0", got)
+			}
+			aside, _ := filepath.Glob(path + ".corrupt-*")
+			if len(aside) != 1 {
+				t.Fatalf("the bad file was not set aside: %v", aside)
+			}
+			if b, _ := os.ReadFile(aside[0]); string(b) != tt.content {
+				t.Errorf("the file set aside does not hold the bad content")
+			}
+			refresh(e)
+			assertCounts(t, gathered(t, e.Collector(), "vonage_audit_events_total"), served(f.sim.Visible(), time.Now().Add(-time.Hour)))
+			e.Stop()
+			if _, err := readStateFile(path); err != nil {
+				t.Errorf("no valid state saved after starting fresh: %v", err)
+			}
+		})
+	}
+}
+
+func TestStateOfAnotherAPIURLIsNotApplied(t *testing.T) {
+	f := realTimeFixture(t)
+	f.sim.Generate(30, time.Now().Add(-10*time.Minute), time.Now())
+	path := filepath.Join(t.TempDir(), "state.json")
+	first := startFromConfig(t, stateConfig(f, path, "a"))
+	refresh(first)
+	first.Stop()
+
+	other := httptest.NewServer(f.sim)
+	defer other.Close()
+	cfg := stateConfig(f, path, "a")
+	cfg.Accounts[0].APIURL = other.URL
+	second := startFromConfig(t, cfg)
+	if got := gathered(t, second, "vonage_audit_state_restored")[""]; got != 0 {
+		t.Errorf("vonage_audit_state_restored = %v, want 0", got)
+	}
+	if got := nonZero(gathered(t, second.Collector(), "vonage_audit_events_total")); len(got) != 0 {
+		t.Errorf("counters of another API URL were restored: %v", got)
+	}
+}
+
+// A restored account with a larger overlap must not read back past the ids
+// it kept.
+func TestLargerOverlapAfterRestoreDoesNotDoubleCount(t *testing.T) {
+	f := newFixture(t, fixtureOptions{account: AccountOptions{Lookback: time.Hour, Overlap: time.Minute}})
+	start := f.clock.Now()
+	f.sim.Generate(200, start.Add(-30*time.Minute), start)
+	f.mustPoll()
+	f.clock.Add(5 * time.Minute)
+
+	b := NewAccount(AccountOptions{Name: "test", API: f.client("test", testSecret, 0), Lookback: time.Hour,
+		Overlap: 30 * time.Minute, UserLabel: UserLabelEmail, Now: f.clock.Now})
+	b.restore(f.account.snapshot())
+	c := NewCollector()
+	c.SetAccounts([]*Account{b})
+	if err := b.Poll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	assertCounts(t, gathered(t, c, "vonage_audit_events_total"), served(f.sim.Visible(), start.Add(-time.Hour)))
+}
+
+// A poll cancelled after its first page keeps what it counted, leaves the
+// cursor where it was and is not a poll error; the next poll counts the
+// rest, once.
+func TestCancelledPollKeepsCursor(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var lists atomic.Int32
+	f := newFixture(t, fixtureOptions{
+		account: AccountOptions{Lookback: time.Hour},
+		wrap: func(h http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/events") && lists.Add(1) == 2 {
+					cancel()
+					<-r.Context().Done()
+					return
+				}
+				h.ServeHTTP(w, r)
+			})
+		},
+	})
+	f.sim.Generate(350, f.clock.Now().Add(-30*time.Minute), f.clock.Now())
+	if err := f.account.Poll(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("poll error = %v, want context.Canceled", err)
+	}
+	if got := gathered(t, f.coll, "vonage_audit_cursor_timestamp_seconds")[""]; got != 0 {
+		t.Errorf("the cancelled poll moved the cursor to %v", got)
+	}
+	if got := sum(gathered(t, f.coll, "vonage_audit_poll_errors_total")); got != 0 {
+		t.Errorf("the cancelled poll counted %v poll errors", got)
+	}
+	if got := gathered(t, f.coll, "vonage_audit_events_ingested_total")[""]; got == 0 || got >= 350 {
+		t.Fatalf("events ingested by the cancelled poll = %v, want the first page's", got)
+	}
+	f.mustPoll()
+	assertCounts(t, gathered(t, f.coll, "vonage_audit_events_total"), served(f.sim.Visible(), f.clock.Now().Add(-time.Hour)))
+}
+
+func TestApplyKeepsDiffsAndRestarts(t *testing.T) {
+	f := realTimeFixture(t)
+	f.sim.Generate(80, time.Now().Add(-10*time.Minute), time.Now())
+	other := httptest.NewServer(f.sim)
+	defer other.Close()
+	e := startFromConfig(t, stateConfig(f, "", "a", "b"))
+	refresh(e)
+	a := accountNamed(e, "a")
+	counts := gathered(t, e.Collector(), "vonage_audit_events_total")
+	if len(nonZero(counts)) == 0 {
+		t.Fatal("nothing counted")
+	}
+	apply := func(cfg *config.Config) {
+		t.Helper()
+		if err := e.Apply(cfg); err != nil {
+			t.Fatalf("Apply: %v", err)
+		}
+	}
+
+	// b removed, c added, a untouched.
+	apply(stateConfig(f, "", "a", "c"))
+	if accountNamed(e, "a") != a {
+		t.Error("an unchanged account was rebuilt")
+	}
+	polls := gatheredByAccount(t, e.Collector(), "vonage_audit_polls_total")
+	if _, ok := polls["b"]; ok {
+		t.Error("a removed account is still exported")
+	}
+	if p, ok := polls["c"]; !ok || p != 0 {
+		t.Errorf("the added account: exported %v, polls %v; want exported, 0 polls", ok, p)
+	}
+
+	// A global poll_interval change keeps the same account.
+	cfg := stateConfig(f, "", "a", "c")
+	cfg.PollInterval = time.Millisecond
+	apply(cfg)
+	if accountNamed(e, "a") != a {
+		t.Error("a poll_interval change rebuilt the account")
+	}
+
+	// A rotated secret and a larger overlap rebuild the account with its state.
+	cfg.Overlap = 5 * time.Minute
+	cfg.Accounts[0].APISecret = testSecret + "-rotated"
+	apply(cfg)
+	if accountNamed(e, "a") == a {
+		t.Error("a changed secret and overlap kept the old client")
+	}
+	assertCounts(t, gathered(t, e.Collector(), "vonage_audit_events_total"), counts)
+
+	// A new API URL restarts the counters.
+	cfg.Accounts[0].APISecret = testSecret
+	cfg.Accounts[0].APIURL = other.URL
+	apply(cfg)
+	if got := nonZero(gatheredByAccount(t, e.Collector(), "vonage_audit_events_ingested_total")); len(got) != 0 {
+		t.Errorf("counters kept across an api_url change: %v", got)
+	}
+
+	// A failed reload keeps everything.
+	running := accountNamed(e, "a")
+	if err := e.Reload(func() (*config.Config, error) { return nil, errors.New("broken file") }); err == nil {
+		t.Fatal("Reload of a broken config succeeded")
+	}
+	if got := gathered(t, e, "vonage_audit_config_last_reload_successful")[""]; got != 0 {
+		t.Errorf("vonage_audit_config_last_reload_successful = %v after a failure", got)
+	}
+	if accountNamed(e, "a") != running {
+		t.Error("a failed reload changed the accounts")
+	}
+	if err := e.Reload(func() (*config.Config, error) { return cfg, nil }); err != nil {
+		t.Fatal(err)
+	}
+	if got := gathered(t, e, "vonage_audit_config_last_reload_successful")[""]; got != 1 {
+		t.Errorf("vonage_audit_config_last_reload_successful = %v after a success", got)
+	}
+}
+
+// Many scrapes while pollers poll and reloads add, remove and rebuild
+// accounts and switch modes; run with -race. Account a never restarts, so
+// in the end it has counted every event exactly once.
+func TestConcurrentScrapesPollsAndReloads(t *testing.T) {
+	f := realTimeFixture(t)
+	start := time.Now()
+	f.sim.Generate(100, start.Add(-10*time.Minute), start)
+	path := filepath.Join(t.TempDir(), "state.json")
+	configs := []*config.Config{stateConfig(f, path, "a", "b"), stateConfig(f, path, "a"), stateConfig(f, path, "a", "c")}
+	configs[1].Mode, configs[1].PollInterval = config.ModeInterval, 2*time.Millisecond
+	configs[2].Overlap = 3 * time.Minute
+
+	e := startFromConfig(t, configs[0])
+	h := e.Handler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		gatherLabels(t, e.Collector(), "vonage_audit_events_total", true)
+		gatherLabels(t, e, "vonage_audit_state_restored", true)
+	}))
+	ctx, cancel := context.WithCancel(context.Background())
+	simDone := make(chan struct{})
+	go func() {
+		defer close(simDone)
+		f.sim.Run(ctx, 200)
+	}()
+
+	done := make(chan struct{})
+	for i := 0; i < 6; i++ {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for j := 0; j < 40; j++ {
+				h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/metrics", nil))
+			}
+		}()
+	}
+	for i := 0; i < 30; i++ {
+		cfg := configs[i%len(configs)]
+		if err := e.Reload(func() (*config.Config, error) { return cfg, nil }); err != nil {
+			t.Error(err)
+		}
+	}
+	for i := 0; i < 6; i++ {
+		<-done
+	}
+	cancel()
+	<-simDone
+
+	if err := e.Apply(configs[0]); err != nil {
+		t.Fatal(err)
+	}
+	refresh(e)
+	e.Stop()
+	got := map[string]float64{}
+	for k, v := range gatheredByAccount(t, e.Collector(), "vonage_audit_events_total") {
+		if rest, ok := strings.CutPrefix(k, "a|"); ok {
+			got[rest] = v
+		}
+	}
+	assertCounts(t, got, served(f.sim.Visible(), start.Add(-time.Hour)))
+	if _, err := readStateFile(path); err != nil {
+		t.Errorf("state file after the run: %v", err)
+	}
+}
