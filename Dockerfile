@@ -20,7 +20,8 @@ RUN CGO_ENABLED=0 go build -trimpath -buildvcs=false \
         -X github.com/prometheus/common/version.BuildUser=docker" \
       -o /out/vonage_audit_exporter . \
  && install -d -m 0755 /out/etc/vonage_audit_exporter \
- && install -m 0644 config.example.yml /out/etc/vonage_audit_exporter/config.yml
+ && install -m 0644 config.example.yml /out/etc/vonage_audit_exporter/config.yml \
+ && install -d -m 0755 /out/var/lib/vonage_audit_exporter
 
 # distroless static: CA certificates and tzdata, no shell, user nonroot (65532).
 FROM gcr.io/distroless/static-debian12:nonroot
@@ -35,6 +36,9 @@ COPY --from=build /out/vonage_audit_exporter /bin/vonage_audit_exporter
 # The example config is a placeholder: mount your own config.yml (and the
 # secret files it names) over it, or run with --demo.
 COPY --from=build /out/etc/vonage_audit_exporter /etc/vonage_audit_exporter
+# A writable folder for state_file (e.g. /var/lib/vonage_audit_exporter/state.json);
+# mount a volume there to keep counters and cursors across containers.
+COPY --from=build --chown=65532:65532 /out/var/lib/vonage_audit_exporter /var/lib/vonage_audit_exporter
 USER 65532:65532
 EXPOSE 9887
 ENTRYPOINT ["/bin/vonage_audit_exporter"]
