@@ -241,7 +241,11 @@ func (c *Client) call(ctx context.Context, endpoint, op, method, target string, 
 // *retryAfterError or a backoff.Permanent error.
 func (c *Client) attempt(ctx context.Context, endpoint, op, method, target string, decode func(*response) error) error {
 	fail := func(status int, reason, msg string, err error) *Error {
-		return &Error{Endpoint: endpoint, StatusCode: status, Reason: reason, Message: c.scrub(msg), op: op, err: err}
+		e := &Error{Endpoint: endpoint, StatusCode: status, Reason: reason, Message: c.scrub(msg), op: op, err: err}
+		if err != nil {
+			e.errText = c.scrub(err.Error())
+		}
+		return e
 	}
 	if c.limiter != nil {
 		if err := c.limiter.Wait(ctx); err != nil {

@@ -3,6 +3,7 @@ package auditapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -455,5 +456,22 @@ func TestReason(t *testing.T) {
 		if got := Reason(tt.err); got != tt.want {
 			t.Errorf("Reason(%v) = %q, want %q", tt.err, got, tt.want)
 		}
+	}
+}
+
+// A decoding error quotes what the server sent; a server that echoes an
+// all-digit secret as a number must not get it into the error.
+func TestDecodeErrorsAreScrubbed(t *testing.T) {
+	const digits = "8675309123"
+	url := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, `{"page":{"size":%s.5}}`, digits)
+	})
+	c := newTestClient(t, url, nil, func(cfg *Config) { cfg.APISecret = digits })
+	_, err := c.ListPage(context.Background(), Query{})
+	if err == nil {
+		t.Fatal("a page block with a fractional size decoded")
+	}
+	if strings.Contains(err.Error(), digits) {
+		t.Errorf("error contains the secret: %q", err)
 	}
 }

@@ -44,6 +44,9 @@ type Error struct {
 
 	op  string // what was being done, e.g. "fetching events page 3"
 	err error  // the transport or decoding error behind it, if any
+	// errText is err's text with the secret scrubbed: a decoding error can
+	// quote what the server sent, and a server may echo the credentials.
+	errText string
 }
 
 func (e *Error) Error() string {
@@ -62,8 +65,8 @@ func (e *Error) Error() string {
 	if e.Message != "" {
 		b.WriteString(": " + e.Message)
 	}
-	if e.err != nil {
-		b.WriteString(": " + e.err.Error())
+	if e.errText != "" {
+		b.WriteString(": " + e.errText)
 	}
 	return b.String()
 }
