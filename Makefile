@@ -12,7 +12,7 @@ LDFLAGS  = -s -w -X $(PKG).Version=$(VERSION) -X $(PKG).Revision=$(REVISION) -X 
 FUZZTIME ?= 10s
 FUZZ     = auditapi:FuzzDecodePage auditapi:FuzzErrorsNeverShowTheSecret config:FuzzParse
 
-.PHONY: all build test lint unit fuzz
+.PHONY: all build test lint unit e2e fuzz
 
 all: build
 
@@ -24,7 +24,13 @@ lint:
 	$(GO) vet ./...
 
 unit:
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v '/e2e$$')
+
+# The end-to-end test: the exporter, the simulator, Debian's prometheus and
+# prometheus-alertmanager on loopback, with examples/' configuration. It
+# skips when those are not installed, unless CI is set.
+e2e:
+	$(GO) test -race -count=1 -timeout 10m ./e2e/
 
 # go test takes one -fuzz target per run.
 fuzz:
@@ -32,4 +38,4 @@ fuzz:
 		$(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) ./$${t%%:*}; \
 	done
 
-test: lint unit fuzz
+test: lint unit e2e fuzz

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -13,6 +14,7 @@ import (
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
+	sloggokit "github.com/tjhop/slog-gokit"
 
 	"github.com/vonage-audit-exporter/vonage_audit_exporter/cli"
 	"github.com/vonage-audit-exporter/vonage_audit_exporter/config"
@@ -49,7 +51,7 @@ func main() {
 		os.Exit(cli.ExitUsage)
 	}
 
-	logger := newLogger(*logFormat, *logLevel)
+	logger, slogger := newLogger(*logFormat, *logLevel)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
@@ -64,6 +66,7 @@ func main() {
 				enableLifecycle: *lifecycle,
 				reload:          func() (*config.Config, error) { return reloadConfig(*configFile, *demo, cfg) },
 				web:             webConfig,
+				webLogger:       slogger,
 			}, logger)
 		}
 	case simulateCmd.FullCommand():
@@ -113,7 +116,9 @@ func runAPICommand(ctx context.Context, cmds *cli.Commands, command, configFile 
 	return cli.ExitCode(err)
 }
 
-func newLogger(format, lvl string) log.Logger {
+// newLogger returns the go-kit logger, and an slog.Logger writing through it
+// for exporter-toolkit, which adds its own time and caller.
+func newLogger(format, lvl string) (log.Logger, *slog.Logger) {
 	var logger log.Logger
 	if format == "json" {
 		logger = log.NewJSONLogger(log.NewSyncWriter(os.Stderr))
@@ -121,5 +126,7 @@ func newLogger(format, lvl string) log.Logger {
 		logger = log.NewLogfmtLogger(log.NewSyncWriter(os.Stderr))
 	}
 	logger = level.NewFilter(logger, level.Allow(level.ParseDefault(lvl, level.InfoValue())))
-	return log.With(logger, "ts", log.DefaultTimestampUTC, "caller", log.DefaultCaller)
+	slogLevel := map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError}[lvl]
+	return log.With(logger, "ts", log.DefaultTimestampUTC, "caller", log.DefaultCaller),
+		slog.New(sloggokit.NewGoKitHandler(logger, slogLevel))
 }

@@ -20,7 +20,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web"
-	sloggokit "github.com/tjhop/slog-gokit"
 
 	"github.com/vonage-audit-exporter/vonage_audit_exporter/collector"
 	"github.com/vonage-audit-exporter/vonage_audit_exporter/config"
@@ -34,6 +33,8 @@ type serveOptions struct {
 	// reload loads the configuration again, for SIGHUP and /-/reload.
 	reload func() (*config.Config, error)
 	web    *web.FlagConfig
+	// webLogger is exporter-toolkit's logger.
+	webLogger *slog.Logger
 }
 
 // serve runs the exporter until ctx is done.
@@ -108,7 +109,7 @@ func serve(ctx context.Context, cfg *config.Config, o serveOptions, logger log.L
 		_ = srv.Shutdown(shutdownCtx)
 	})
 	defer stop()
-	if err := web.ListenAndServe(srv, o.web, slog.New(sloggokit.NewGoKitHandler(logger, nil))); !errors.Is(err, http.ErrServerClosed) {
+	if err := web.ListenAndServe(srv, o.web, o.webLogger); !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serving: %w", err)
 	}
 	return nil
