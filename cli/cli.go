@@ -143,7 +143,11 @@ func client(env Env, name string) (*auditapi.Client, string, error) {
 		return nil, "", usagef("the configuration has %d accounts (%s): pick one with --account", len(names), strings.Join(names, ", "))
 	}
 	acc := cfg.Accounts[i]
-	c, err := collector.NewClient(cfg, acc, nil, env.Logger)
+	// One page at a time: output streams in the API's order, and paging
+	// stops as soon as --limit is reached.
+	sequential := *cfg
+	sequential.MaxConcurrency = 1
+	c, err := collector.NewClient(&sequential, acc, nil, env.Logger)
 	if err != nil {
 		return nil, "", Usage(err)
 	}
