@@ -270,7 +270,7 @@ func (e *Exporter) Apply(cfg *config.Config) error {
 	}
 	// The old pollers have stopped: their state is final.
 	for a, from := range transfers {
-		a.restore(from.snapshot())
+		a.inherit(from)
 	}
 	for _, name := range restarted {
 		e.metrics.restored.WithLabelValues(name).Set(0)

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -154,6 +155,25 @@ func (a *Account) restore(st accountState) {
 	}
 	a.ingested = st.Ingested
 	a.duplicates = st.Duplicates
+}
+
+// inherit gives a rebuilt account everything of the account it replaces,
+// not only what the state file keeps: a reload that changes a setting (a
+// rotated secret, an overlap) must reset no counter, nor up and the last
+// success time that alerts watch. Neither account is being polled.
+func (a *Account) inherit(old *Account) {
+	a.restore(old.snapshot())
+	old.mu.Lock()
+	defer old.mu.Unlock()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.typesKnown = old.typesKnown
+	a.up, a.lastSuccess, a.lastPollStart = old.up, old.lastSuccess, old.lastPollStart
+	a.pollDuration, a.pollRequests, a.polls = old.pollDuration, old.pollRequests, old.polls
+	a.overruns, a.userOverflow = old.overruns, old.userOverflow
+	a.overflowSeed, a.overflowSeen = old.overflowSeed, maps.Clone(old.overflowSeen)
+	maps.Copy(a.pollErrors, old.pollErrors)
+	maps.Copy(a.skipped, old.skipped)
 }
 
 // validate refuses a state that cannot have been written by this exporter:

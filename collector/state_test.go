@@ -282,6 +282,12 @@ func TestApplyKeepsDiffsAndRestarts(t *testing.T) {
 		t.Error("a changed secret and overlap kept the old client")
 	}
 	assertCounts(t, gathered(t, e.Collector(), "vonage_audit_events_total"), counts)
+	// Nor are its poll counters and status reset: alerts watch them.
+	for _, name := range []string{"vonage_audit_up", "vonage_audit_polls_total", "vonage_audit_last_success_timestamp_seconds"} {
+		if got := gatheredByAccount(t, e.Collector(), name)["a"]; got == 0 {
+			t.Errorf("%s of the rebuilt account = 0, want the value before the reload", name)
+		}
+	}
 
 	// A new API URL restarts the counters.
 	cfg.Accounts[0].APISecret = testSecret
