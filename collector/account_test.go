@@ -98,7 +98,7 @@ vonage_audit_poll_errors_total{account="test",reason="quota"} 0
 vonage_audit_poll_errors_total{account="test",reason="rate_limited"} 0
 vonage_audit_poll_errors_total{account="test",reason="server"} 0
 vonage_audit_poll_errors_total{account="test",reason="timeout"} 0
-# HELP vonage_audit_api_requests_total Requests sent to the Audit API, by endpoint and HTTP status code ("error" when no answer came).
+# HELP vonage_audit_api_requests_total Requests sent to the Audit API, by endpoint and HTTP status code or error.
 # TYPE vonage_audit_api_requests_total counter
 vonage_audit_api_requests_total{account="test",code="200",endpoint="list"} 1
 vonage_audit_api_requests_total{account="test",code="200",endpoint="options"} 1

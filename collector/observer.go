@@ -21,7 +21,7 @@ func newAPIMetrics() *apiMetrics {
 	return &apiMetrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "api_requests_total",
-			Help: "Requests sent to the Audit API, by endpoint and HTTP status code (\"error\" when no answer came).",
+			Help: "Requests sent to the Audit API, by endpoint and HTTP status code or error.",
 		}, []string{"account", "endpoint", "code"}),
 		durations: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: namespace, Name: "api_request_duration_seconds",

@@ -300,7 +300,7 @@ func newStateMetrics() *stateMetrics {
 		}, []string{"account"}),
 		restoreErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: namespace, Name: "state_restore_errors_total",
-			Help: "State files that could not be read or used at start; the exporter then started fresh.",
+			Help: "State files that could not be read or used at start, so that every account started fresh.",
 		}),
 		saveErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: namespace, Name: "state_save_errors_total",
