@@ -68,7 +68,9 @@ func NewCollector() *Collector {
 }
 
 // SetAccounts replaces the accounts exported. API metrics of accounts no
-// longer present are dropped.
+// longer present are dropped; those of the accounts exported start at zero
+// here, not in Observer, so that a reload that fails after building its new
+// accounts' clients exports none of them.
 func (c *Collector) SetAccounts(accounts []*Account) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -76,6 +78,7 @@ func (c *Collector) SetAccounts(accounts []*Account) {
 	caches := make(map[*Account]*accountCache, len(accounts))
 	for _, a := range accounts {
 		keep[a.Name()] = true
+		c.api.rateLimited.WithLabelValues(a.Name())
 		caches[a] = c.caches[a]
 		if caches[a] == nil {
 			caches[a] = &accountCache{}
@@ -92,7 +95,6 @@ func (c *Collector) SetAccounts(accounts []*Account) {
 
 // Observer returns the sink for one account's API request metrics.
 func (c *Collector) Observer(account string) *Observer {
-	c.api.rateLimited.WithLabelValues(account)
 	return &Observer{account: account, m: c.api}
 }
 

@@ -377,3 +377,21 @@ func TestConcurrentScrapesPollsAndReloads(t *testing.T) {
 		t.Errorf("state file after the run: %v", err)
 	}
 }
+
+// A reload that fails leaves no trace of the accounts it would have added.
+func TestFailedApplyExportsNoNewAccount(t *testing.T) {
+	f := realTimeFixture(t)
+	e := startFromConfig(t, stateConfig(f, "", "a"))
+	cfg := stateConfig(f, "", "a", "new", "bad")
+	cfg.Accounts[2].APIKey = ""
+	if err := e.Apply(cfg); err == nil {
+		t.Fatal("Apply of an account without an API key succeeded")
+	}
+	for _, name := range []string{"vonage_audit_api_rate_limited_total", "vonage_audit_polls_total"} {
+		for account := range gatheredByAccount(t, e.Collector(), name) {
+			if account != "a" {
+				t.Errorf("%s exported for account %q after a failed Apply", name, account)
+			}
+		}
+	}
+}
