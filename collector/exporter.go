@@ -195,11 +195,12 @@ func (e *Exporter) Reload(load func() (*config.Config, error)) error {
 //   - an account whose settings did not change keeps its counters, cursor and
 //     poller (the same *Account);
 //   - a changed API secret, lookback, overlap, request_timeout,
-//     requests_per_second or max_retries rebuilds the account with its
-//     counters, cursor and seen ids;
+//     requests_per_second, max_retries, max_users or max_concurrency
+//     rebuilds the account with all its counters, cursor and seen ids;
 //   - a changed api_key, api_url or event_types (the fingerprint), or a
-//     changed user_label or country_breakdown (the counters' labels),
-//     restarts the account's counters from zero, from lookback before now;
+//     changed user_label, user_hash_salt or country_breakdown (the
+//     counters' labels), restarts the account's counters from zero, from
+//     lookback before now;
 //   - a removed account stops being polled and exported;
 //   - a changed mode or poll_interval restarts every poller, keeping state.
 //
@@ -274,7 +275,7 @@ func (e *Exporter) Apply(cfg *config.Config) error {
 	}
 	for _, name := range restarted {
 		e.metrics.restored.WithLabelValues(name).Set(0)
-		level.Warn(e.logger).Log("msg", "The account's api_key, api_url, event_types, user_label or country_breakdown changed: its counters restart from zero", "account", name)
+		level.Warn(e.logger).Log("msg", "The account's api_key, api_url, event_types, user_label, user_hash_salt or country_breakdown changed: its counters restart from zero", "account", name)
 	}
 	for _, m := range next {
 		name := m.sched.account.Name()
