@@ -182,92 +182,94 @@ func page(events string) string {
 	return `{"_embedded":{"events":[` + events + `]},"page":{"size":30,"number":1}}`
 }
 
+// scannerCases are the tricky pages, also seeds of the fuzz target.
+var scannerCases = []struct {
+	name string
+	body string
+	// check pins what the client promises for the row, so that the
+	// reference itself is held to it.
+	check func(t *testing.T, events []Event)
+}{
+	{"escapes", page(`{"id":"caf\u00e9 \"q\" back\\slash sl\/ash \ud83d\ude00 \t\n","user_email":"\u0041"}`), func(t *testing.T, es []Event) {
+		if want := "café \"q\" back\\slash sl/ash \U0001F600 \t\n"; es[0].ID != want {
+			t.Errorf("id %q, want %q", es[0].ID, want)
+		}
+	}},
+	{"lone surrogate", page(`{"id":"\ud800x","source":"\udc00"}`), nil},
+	{"invalid UTF-8", page("{\"id\":\"a\xffb\",\"source\":\"\xc3\x28\",\"event_type\":\"\xed\xa0\x80\"}"), func(t *testing.T, es []Event) {
+		if es[0].ID != "a\uFFFDb" {
+			t.Errorf("id %q, want U+FFFD in place of the invalid byte", es[0].ID)
+		}
+	}},
+	{"invalid UTF-8 and an escape", page("{\"id\":\"a\xff\\n\"}"), nil},
+	{"keys in other case", page(`{"ID":"x","Event_Type":"T","CREATED_AT":"2018-05-16T16:34:22","User_Id":5,"CONTEXT":{"a":1}}`), func(t *testing.T, es []Event) {
+		if es[0].ID != "x" || es[0].EventType != "T" || es[0].CreatedAt.IsZero() || es[0].UserID != "5" || string(es[0].Context) != `{"a":1}` {
+			t.Errorf("keys in other case were not matched: %#v", es[0])
+		}
+	}},
+	// encoding/json matches a key when each rune has the same simple
+	// case folding (unicode.SimpleFold) as the field name's: U+017F
+	// (long s) is an s and U+212A (Kelvin) a k, but U+0131 (dotless i)
+	// and U+0130 (dotted I) are not an i.
+	{"keys that fold to ASCII", page(`{"ſource":"long s","SOURCE_ıP":"dotless","\u0130D":"dotted","\u0130d":"dotted"}`), func(t *testing.T, es []Event) {
+		if es[0].Source != "long s" || es[0].SourceIP != "" || es[0].ID != "" {
+			t.Errorf("Unicode keys not folded as encoding/json does: %#v", es[0])
+		}
+	}},
+	{"page keys that fold to ASCII", `{"_EMBEDDED":{"eventſ":[{"ſource":"a"}]},"_lınks":{"next":{}},"paGe":{"size":1}}`, func(t *testing.T, es []Event) {
+		if len(es) != 1 || es[0].Source != "a" {
+			t.Errorf("events %#v", es)
+		}
+	}},
+	{"escaped key", page(`{"\u0069d":"x","\u0055SER_ID":"7"}`), nil},
+	{"repeated keys", page(`{"id":"a","id":"b","Id":"c","user_id":1,"user_id":"2","context":{},"context":[1]}`), func(t *testing.T, es []Event) {
+		if es[0].ID != "c" || es[0].UserID != "2" || string(es[0].Context) != "[1]" {
+			t.Errorf("the last value did not win: %#v", es[0])
+		}
+	}},
+	{"repeated key, last of another type", page(`{"id":"a","id":5,"source":"s","source":null,"created_at":"2018-05-16T16:34:22","created_at":{}}`), func(t *testing.T, es []Event) {
+		if es[0].ID != "" || es[0].Source != "" || !es[0].CreatedAt.IsZero() {
+			t.Errorf("a last value of the wrong type did not empty the field: %#v", es[0])
+		}
+	}},
+	{"nested values", page(`{"context":{"a":[1,{"b":"}]"}],"c":{"d":null}},"unknown":[{"id":"no"},["]"]],"x":{"id":"no"},"id":"yes"}`), func(t *testing.T, es []Event) {
+		if es[0].ID != "yes" {
+			t.Errorf("id %q: a nested id leaked out", es[0].ID)
+		}
+	}},
+	{"user_id forms", page(`{"user_id":1e3},{"user_id":-1.5E+2},{"user_id":0},{"user_id":"12"},{"user_id":true},{"user_id":{"n":1}},{"user_id":[1]},{"user_id":null}`), func(t *testing.T, es []Event) {
+		if es[0].UserID != "1e3" || es[1].UserID != "-1.5E+2" {
+			t.Errorf("numbers not kept as spelt: %q %q", es[0].UserID, es[1].UserID)
+		}
+	}},
+	{"null everywhere", page(`{"id":null,"event_type":null,"event_type_description":null,"created_at":null,"user_email":null,"user_id":null,"account_id":null,"source":null,"source_ip":null,"source_description":null,"source_country":null,"context":null}`), func(t *testing.T, es []Event) {
+		if string(es[0].Context) != "null" {
+			t.Errorf("context %q, want null", es[0].Context)
+		}
+	}},
+	{"whitespace everywhere", " \r\n\t{ \"_embedded\" : { \"events\" :\n[ { \"id\" : \"a\" , \"user_id\" : 12 \t, \"context\" : { \"k\" : [ 1 , 2 ] } } ,\n\t{ } ] } , \"page\" : { \"size\" : 2 } } \n", func(t *testing.T, es []Event) {
+		if len(es) != 2 || es[0].UserID != "12" || string(es[1].Raw) != "{ }" {
+			t.Errorf("events %#v", es)
+		}
+	}},
+	{"created_at forms", page(`{"created_at":"2018-05-16T16:34:22"},{"created_at":"2018-02-29T00:00:00"},{"created_at":"2018-05-16T24:00:00"},{"created_at":"0000-01-01T00:00:00"},{"created_at":"2018-05-16T18:34:22+02:00"},{"created_at":"2018-05-16T16:34:22.5"},{"created_at":"2018\u002d05-16T16:34:22"},{"created_at":"2018-05-16T16:34:60"},{"created_at":""},{"created_at":5}`), nil},
+	{"empty events", page(``), nil},
+	{"events null", `{"_embedded":{"events":null}}`, nil},
+	{"events missing", `{"_embedded":{}}`, nil},
+	{"_embedded missing", `{"page":{"size":30}}`, nil},
+	{"_embedded not an object", `{"_embedded":[{"events":[{"id":"a"}]}]}`, nil},
+	{"_embedded repeated", `{"_embedded":{"events":[{"id":"a"}]},"_embedded":{"other":1}}`, nil},
+	{"events repeated", `{"_embedded":{"events":[{"id":"a"}],"events":[{"id":"b"},{"id":"c"}]}}`, nil},
+	{"events not a list", `{"_embedded":{"events":"x"}}`, nil},
+	{"events that are not objects", page(`1,"x",null,true,[{"id":"a"}],{"id":"b"}`), func(t *testing.T, es []Event) {
+		if len(es) != 6 || es[0].ID != "" || string(es[2].Raw) != "null" || es[5].ID != "b" {
+			t.Errorf("events %#v", es)
+		}
+	}},
+}
+
 func TestScannerMatchesEncodingJSON(t *testing.T) {
-	tests := []struct {
-		name string
-		body string
-		// check pins what the client promises for the row, so that the
-		// reference itself is held to it.
-		check func(t *testing.T, events []Event)
-	}{
-		{"escapes", page(`{"id":"caf\u00e9 \"q\" back\\slash sl\/ash \ud83d\ude00 \t\n","user_email":"\u0041"}`), func(t *testing.T, es []Event) {
-			if want := "café \"q\" back\\slash sl/ash \U0001F600 \t\n"; es[0].ID != want {
-				t.Errorf("id %q, want %q", es[0].ID, want)
-			}
-		}},
-		{"lone surrogate", page(`{"id":"\ud800x","source":"\udc00"}`), nil},
-		{"invalid UTF-8", page("{\"id\":\"a\xffb\",\"source\":\"\xc3\x28\",\"event_type\":\"\xed\xa0\x80\"}"), func(t *testing.T, es []Event) {
-			if es[0].ID != "a\uFFFDb" {
-				t.Errorf("id %q, want U+FFFD in place of the invalid byte", es[0].ID)
-			}
-		}},
-		{"invalid UTF-8 and an escape", page("{\"id\":\"a\xff\\n\"}"), nil},
-		{"keys in other case", page(`{"ID":"x","Event_Type":"T","CREATED_AT":"2018-05-16T16:34:22","User_Id":5,"CONTEXT":{"a":1}}`), func(t *testing.T, es []Event) {
-			if es[0].ID != "x" || es[0].EventType != "T" || es[0].CreatedAt.IsZero() || es[0].UserID != "5" || string(es[0].Context) != `{"a":1}` {
-				t.Errorf("keys in other case were not matched: %#v", es[0])
-			}
-		}},
-		// encoding/json matches a key when each rune has the same simple
-		// case folding (unicode.SimpleFold) as the field name's: U+017F
-		// (long s) is an s and U+212A (Kelvin) a k, but U+0131 (dotless i)
-		// and U+0130 (dotted I) are not an i.
-		{"keys that fold to ASCII", page(`{"ſource":"long s","SOURCE_ıP":"dotless","\u0130D":"dotted","\u0130d":"dotted"}`), func(t *testing.T, es []Event) {
-			if es[0].Source != "long s" || es[0].SourceIP != "" || es[0].ID != "" {
-				t.Errorf("Unicode keys not folded as encoding/json does: %#v", es[0])
-			}
-		}},
-		{"page keys that fold to ASCII", `{"_EMBEDDED":{"eventſ":[{"ſource":"a"}]},"_lınks":{"next":{}},"paGe":{"size":1}}`, func(t *testing.T, es []Event) {
-			if len(es) != 1 || es[0].Source != "a" {
-				t.Errorf("events %#v", es)
-			}
-		}},
-		{"escaped key", page(`{"\u0069d":"x","\u0055SER_ID":"7"}`), nil},
-		{"repeated keys", page(`{"id":"a","id":"b","Id":"c","user_id":1,"user_id":"2","context":{},"context":[1]}`), func(t *testing.T, es []Event) {
-			if es[0].ID != "c" || es[0].UserID != "2" || string(es[0].Context) != "[1]" {
-				t.Errorf("the last value did not win: %#v", es[0])
-			}
-		}},
-		{"repeated key, last of another type", page(`{"id":"a","id":5,"source":"s","source":null,"created_at":"2018-05-16T16:34:22","created_at":{}}`), func(t *testing.T, es []Event) {
-			if es[0].ID != "" || es[0].Source != "" || !es[0].CreatedAt.IsZero() {
-				t.Errorf("a last value of the wrong type did not empty the field: %#v", es[0])
-			}
-		}},
-		{"nested values", page(`{"context":{"a":[1,{"b":"}]"}],"c":{"d":null}},"unknown":[{"id":"no"},["]"]],"x":{"id":"no"},"id":"yes"}`), func(t *testing.T, es []Event) {
-			if es[0].ID != "yes" {
-				t.Errorf("id %q: a nested id leaked out", es[0].ID)
-			}
-		}},
-		{"user_id forms", page(`{"user_id":1e3},{"user_id":-1.5E+2},{"user_id":0},{"user_id":"12"},{"user_id":true},{"user_id":{"n":1}},{"user_id":[1]},{"user_id":null}`), func(t *testing.T, es []Event) {
-			if es[0].UserID != "1e3" || es[1].UserID != "-1.5E+2" {
-				t.Errorf("numbers not kept as spelt: %q %q", es[0].UserID, es[1].UserID)
-			}
-		}},
-		{"null everywhere", page(`{"id":null,"event_type":null,"event_type_description":null,"created_at":null,"user_email":null,"user_id":null,"account_id":null,"source":null,"source_ip":null,"source_description":null,"source_country":null,"context":null}`), func(t *testing.T, es []Event) {
-			if string(es[0].Context) != "null" {
-				t.Errorf("context %q, want null", es[0].Context)
-			}
-		}},
-		{"whitespace everywhere", " \r\n\t{ \"_embedded\" : { \"events\" :\n[ { \"id\" : \"a\" , \"user_id\" : 12 \t, \"context\" : { \"k\" : [ 1 , 2 ] } } ,\n\t{ } ] } , \"page\" : { \"size\" : 2 } } \n", func(t *testing.T, es []Event) {
-			if len(es) != 2 || es[0].UserID != "12" || string(es[1].Raw) != "{ }" {
-				t.Errorf("events %#v", es)
-			}
-		}},
-		{"created_at forms", page(`{"created_at":"2018-05-16T16:34:22"},{"created_at":"2018-02-29T00:00:00"},{"created_at":"2018-05-16T24:00:00"},{"created_at":"0000-01-01T00:00:00"},{"created_at":"2018-05-16T18:34:22+02:00"},{"created_at":"2018-05-16T16:34:22.5"},{"created_at":"2018\u002d05-16T16:34:22"},{"created_at":"2018-05-16T16:34:60"},{"created_at":""},{"created_at":5}`), nil},
-		{"empty events", page(``), nil},
-		{"events null", `{"_embedded":{"events":null}}`, nil},
-		{"events missing", `{"_embedded":{}}`, nil},
-		{"_embedded missing", `{"page":{"size":30}}`, nil},
-		{"_embedded not an object", `{"_embedded":[{"events":[{"id":"a"}]}]}`, nil},
-		{"_embedded repeated", `{"_embedded":{"events":[{"id":"a"}]},"_embedded":{"other":1}}`, nil},
-		{"events repeated", `{"_embedded":{"events":[{"id":"a"}],"events":[{"id":"b"},{"id":"c"}]}}`, nil},
-		{"events not a list", `{"_embedded":{"events":"x"}}`, nil},
-		{"events that are not objects", page(`1,"x",null,true,[{"id":"a"}],{"id":"b"}`), func(t *testing.T, es []Event) {
-			if len(es) != 6 || es[0].ID != "" || string(es[2].Raw) != "null" || es[5].ID != "b" {
-				t.Errorf("events %#v", es)
-			}
-		}},
-	}
-	for _, tt := range tests {
+	for _, tt := range scannerCases {
 		t.Run(tt.name, func(t *testing.T) {
 			body := []byte(tt.body)
 			if !json.Valid(body) {
@@ -289,5 +291,8 @@ func TestScannerMatchesEncodingJSON(t *testing.T) {
 // deliberate differences documented above.
 func FuzzScannerMatchesEncodingJSON(f *testing.F) {
 	addPageSeeds(f, func(b []byte) { f.Add(b) })
+	for _, c := range scannerCases {
+		f.Add([]byte(c.body))
+	}
 	f.Fuzz(checkScannerMatches)
 }
