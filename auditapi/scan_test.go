@@ -174,6 +174,11 @@ func checkScannerMatches(t *testing.T, body []byte) {
 		if !reflect.DeepEqual(p.Events[i], want[i]) {
 			t.Errorf("event %d differs\nbody    %q\nscanner %#v\nwant    %#v", i, body, p.Events[i], want[i])
 		}
+		// Event.UnmarshalJSON reads one event with the same scanner.
+		var one Event
+		if err := json.Unmarshal(want[i].Raw, &one); err != nil || !reflect.DeepEqual(one, want[i]) {
+			t.Errorf("event %d alone differs (%v)\nraw     %q\nscanner %#v\nwant    %#v", i, err, want[i].Raw, one, want[i])
+		}
 	}
 }
 
