@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -195,9 +196,47 @@ func (e *Event) setField(key, v []byte, escaped bool) {
 	case "context":
 		e.Context = json.RawMessage(v)
 	default:
-		if lower := bytes.ToLower(key); !bytes.Equal(lower, key) {
-			e.setField(lower, v, escaped)
+		if folded := foldKey(key); !bytes.Equal(folded, key) {
+			e.setField(folded, v, escaped)
 		}
+	}
+}
+
+// foldKey maps key to the spelling setField knows when encoding/json would
+// match them: each rune becomes the smallest of its simple case folding
+// (unicode.SimpleFold) as encoding/json's foldName does, and an ASCII
+// letter then lower case. So U+017F (long s) reads as "s", while U+0130
+// (dotted I), which unicode.ToLower would make an "i", stays itself. A key
+// already in that form is returned as it is.
+func foldKey(key []byte) []byte {
+	i := 0
+	for i < len(key) && key[i] < utf8.RuneSelf && (key[i] < 'A' || key[i] > 'Z') {
+		i++
+	}
+	if i == len(key) {
+		return key
+	}
+	out := append(make([]byte, 0, len(key)), key[:i]...)
+	for i < len(key) {
+		r, n := utf8.DecodeRune(key[i:])
+		i += n
+		r = foldRune(r)
+		if 'A' <= r && r <= 'Z' {
+			r += 'a' - 'A'
+		}
+		out = utf8.AppendRune(out, r)
+	}
+	return out
+}
+
+// foldRune returns the smallest rune of r's simple case folding orbit.
+func foldRune(r rune) rune {
+	for {
+		next := unicode.SimpleFold(r)
+		if next <= r {
+			return next
+		}
+		r = next
 	}
 }
 
