@@ -12,13 +12,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/vonage-audit-exporter/vonage_audit_exporter/internal/testutil"
 	"github.com/vonage-audit-exporter/vonage_audit_exporter/simulator"
 )
 
@@ -49,7 +49,7 @@ func TestMain(m *testing.M) {
 type exporterProcess struct {
 	addr   string
 	cmd    *exec.Cmd
-	stderr *syncWriter
+	stderr *testutil.SyncBuffer
 }
 
 func freeAddr(t *testing.T) string {
@@ -64,7 +64,7 @@ func freeAddr(t *testing.T) string {
 
 func startExporter(t *testing.T, env []string, args ...string) *exporterProcess {
 	t.Helper()
-	p := &exporterProcess{addr: freeAddr(t), stderr: &syncWriter{}}
+	p := &exporterProcess{addr: freeAddr(t), stderr: &testutil.SyncBuffer{}}
 	p.cmd = exec.Command(binary, append([]string{"--web.listen-address=" + p.addr, "--log.level=debug"}, args...)...)
 	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.Stderr = p.stderr
@@ -288,22 +288,4 @@ func TestNoCredentialsSaysHowToConfigure(t *testing.T) {
 	if !strings.Contains(string(out), "VONAGE_API_KEY") {
 		t.Errorf("the error does not say how to configure credentials:\n%s", out)
 	}
-}
-
-// syncWriter lets the test read a process's stderr while it is written.
-type syncWriter struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (w *syncWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.String()
-}
-
-func (w *syncWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.Write(p)
 }

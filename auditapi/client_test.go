@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/go-kit/log"
+
+	"github.com/vonage-audit-exporter/vonage_audit_exporter/internal/testutil"
 )
 
 func TestRequestEncoding(t *testing.T) {
@@ -333,7 +335,7 @@ func TestSecretIsScrubbed(t *testing.T) {
 		w.WriteHeader(http.StatusBadRequest)
 		w.Write([]byte(`{"error":"Bad Request","message":"got ` + r.Header.Get("Authorization") + ` and ` + pass + `"}`))
 	}
-	var logs syncBuffer
+	var logs testutil.SyncBuffer
 	c := newTestClient(t, newTestServer(t, h), nil, func(cfg *Config) { cfg.Logger = log.NewLogfmtLogger(&logs) })
 	err := listPage(c)
 	if err == nil || !strings.Contains(err.Error(), "got Basic <secret> and <secret>") {

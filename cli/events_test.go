@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/vonage-audit-exporter/vonage_audit_exporter/auditapi"
+	"github.com/vonage-audit-exporter/vonage_audit_exporter/internal/testutil"
 	"github.com/vonage-audit-exporter/vonage_audit_exporter/simulator"
 )
 
@@ -259,7 +260,7 @@ func TestListLimit(t *testing.T) {
 // Each page is printed before the next one is asked for.
 func TestListStreamsPages(t *testing.T) {
 	f := newFixture(t, 250, simulator.Options{})
-	var out syncBuffer
+	var out testutil.SyncBuffer
 	printedBefore := map[string]int{}
 	f.mu.Lock()
 	f.onList = func(r *http.Request) {

@@ -168,21 +168,3 @@ func ids(t *testing.T, ndjson string) []string {
 	slices.Sort(out)
 	return out
 }
-
-// syncBuffer is written by the command while the simulator's handler reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -12,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vonage-audit-exporter/vonage_audit_exporter/internal/testutil"
 )
 
 // process is a child process that the test stops in t.Cleanup, also when
@@ -19,14 +20,14 @@ import (
 type process struct {
 	name string
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *testutil.SyncBuffer
 	done chan struct{}
 	once sync.Once
 }
 
 func startProcess(t *testing.T, name, path string, args ...string) *process {
 	t.Helper()
-	p := &process{name: name, out: &syncBuffer{}, done: make(chan struct{})}
+	p := &process{name: name, out: &testutil.SyncBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(path, args...)
 	p.cmd.Dir = t.TempDir()
 	p.cmd.Stdout = p.out
@@ -41,7 +42,7 @@ func startProcess(t *testing.T, name, path string, args ...string) *process {
 	t.Cleanup(func() {
 		p.stop(t)
 		if t.Failed() {
-			t.Logf("last output of %s:\n%s", name, p.out.tail(6000))
+			t.Logf("last output of %s:\n%s", name, tail(p.out, 6000))
 		}
 	})
 	return p
@@ -75,7 +76,7 @@ func (p *process) waitReady(t *testing.T, url string, timeout time.Duration) {
 	t.Helper()
 	waitFor(t, p.name+" to answer "+url, timeout, func() (bool, string) {
 		if p.exited() {
-			t.Fatalf("%s exited:\n%s", p.name, p.out.tail(6000))
+			t.Fatalf("%s exited:\n%s", p.name, tail(p.out, 6000))
 		}
 		code, err := getStatus(url)
 		if err != nil {
@@ -144,25 +145,8 @@ func lookTool(t *testing.T, names ...string) string {
 	return ""
 }
 
-// syncBuffer collects a process's output while the test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func (b *syncBuffer) tail(n int) string {
+// tail is the end of a process's output, for failure messages.
+func tail(b *testutil.SyncBuffer, n int) string {
 	s := b.String()
 	if len(s) > n {
 		return "..." + s[len(s)-n:]
