@@ -122,7 +122,6 @@ type fakeAPI struct {
 	perSecond int // events per second of simulated time
 	types     []string
 	users     int
-	next      int
 }
 
 func (f *fakeAPI) EventTypes(context.Context) ([]auditapi.EventType, error) { return nil, nil }
