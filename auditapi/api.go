@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 )
@@ -30,11 +31,15 @@ func (q Query) values() (url.Values, error) {
 	if len(q.EventTypes) > 0 {
 		v.Set("event_type", strings.Join(q.EventTypes, ","))
 	}
+	layout := queryTimeLayout
+	if q.DateOnly {
+		layout = time.DateOnly
+	}
 	if !q.From.IsZero() {
-		v.Set("date_from", q.From.UTC().Format(queryTimeLayout))
+		v.Set("date_from", q.From.UTC().Format(layout))
 	}
 	if !q.To.IsZero() {
-		v.Set("date_to", q.To.UTC().Format(queryTimeLayout))
+		v.Set("date_to", q.To.UTC().Format(layout))
 	}
 	if q.SearchText != "" {
 		v.Set("search_text", q.SearchText)
@@ -62,10 +67,13 @@ func (c *Client) ListPage(ctx context.Context, q Query) (*Page, error) {
 	var page *Page
 	err = c.call(ctx, EndpointList, op, http.MethodGet, c.endpointURL(v, "events"), func(r *response) error {
 		if r.status == http.StatusNoContent {
-			page = &Page{}
+			page = &Page{Date: r.date, Received: r.received}
 			return nil
 		}
 		p, err := DecodePage(r.body)
+		if p != nil {
+			p.Date, p.Received = r.date, r.received
+		}
 		page = p
 		return err
 	})
@@ -183,7 +191,7 @@ func pageIDs(p *Page) []string {
 // for none: only with concurrency, a pinned window and a page block whose
 // totals agree with each other and with the page.
 func (c *Client) batchEnd(q Query, first *Page) int {
-	if c.maxConcurrency < 2 || q.To.IsZero() || !first.hasTotalElements || first.Number != 1 ||
+	if c.maxConcurrency < 2 || q.To.IsZero() || !first.HasTotalElements || first.Number != 1 ||
 		first.TotalPages < 2 || first.TotalPages != (first.TotalElements+q.Size-1)/q.Size {
 		return 0
 	}
@@ -214,7 +222,7 @@ func (c *Client) batch(ctx context.Context, q Query, first *Page, n int, fn func
 			}
 			mu.Lock()
 			defer mu.Unlock()
-			if p.TotalElements != first.TotalElements || !p.hasTotalElements || (k < n && !p.full) {
+			if p.TotalElements != first.TotalElements || !p.HasTotalElements || (k < n && !p.full) {
 				shifted = true
 			}
 			hashes[k] = idsHash(p)
@@ -260,7 +268,7 @@ func (p *Page) lastByMetadata(size int) bool {
 	if p.Number <= 0 || p.TotalPages <= 0 || p.Number < p.TotalPages {
 		return false
 	}
-	return !p.hasTotalElements || p.TotalElements <= p.Number*size
+	return !p.HasTotalElements || p.TotalElements <= p.Number*size
 }
 
 // GetEvent fetches one event. An unknown id gives an error matching

@@ -205,6 +205,10 @@ func (c *Client) endpointURL(query url.Values, segments ...string) string {
 type response struct {
 	status int
 	body   []byte
+	// date is the Date header (zero when missing or unreadable), received
+	// the local time the answer came.
+	date     time.Time
+	received time.Time
 }
 
 // call runs attempts with retries until one succeeds, a failure cannot be
@@ -295,7 +299,8 @@ func (c *Client) attempt(ctx context.Context, endpoint, op, method, target strin
 			return backoff.Permanent(fail(resp.StatusCode, ReasonDecode,
 				fmt.Sprintf("response body larger than %d bytes", c.maxBody), nil))
 		}
-		if err := decode(&response{status: resp.StatusCode, body: body}); err != nil {
+		date, _ := http.ParseTime(resp.Header.Get("Date"))
+		if err := decode(&response{status: resp.StatusCode, body: body, date: date, received: start}); err != nil {
 			// Invalid JSON on a 200 is how a cut connection looks: retry.
 			return fail(resp.StatusCode, ReasonDecode, "decoding the response", err)
 		}

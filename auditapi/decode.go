@@ -103,7 +103,7 @@ func DecodePage(body []byte) (*Page, error) {
 		p.Size = deref(m.Size)
 		p.TotalPages = deref(m.TotalPages)
 		p.TotalElements = deref(m.TotalElements)
-		p.hasTotalElements = m.TotalElements != nil
+		p.HasTotalElements = m.TotalElements != nil
 	}
 	return p, nil
 }

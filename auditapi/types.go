@@ -45,6 +45,9 @@ type EventType struct {
 type Query struct {
 	EventTypes []string
 	From, To   time.Time
+	// DateOnly sends From and To as dates (YYYY-MM-DD, their UTC day), for
+	// an API that refuses or ignores a time of day.
+	DateOnly   bool
 	SearchText string
 	Page       int
 	Size       int
@@ -58,7 +61,14 @@ type Page struct {
 	TotalPages    int
 	TotalElements int
 	HasNext       bool
+	// HasTotalElements tells a page block with totalElements 0 from one
+	// without it.
+	HasTotalElements bool
+	// Date is the answer's Date header, the API's clock (to the second);
+	// zero when the answer had none. Received is the local time the answer
+	// came, to compare it with.
+	Date     time.Time
+	Received time.Time
 
-	hasTotalElements bool // the page block had totalElements
-	full             bool // as many events as the page size asked for
+	full bool // as many events as the page size asked for
 }
