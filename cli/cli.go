@@ -90,10 +90,12 @@ func Register(app *kingpin.Application) *Commands {
 	list := addList(events.Command("list", "List events in the order the API serves them, paging through all results."))
 	get := addGet(events.Command("get", "Print one event."))
 	types := addEventTypes(app.Command("event-types", "List the event types the Audit API knows (OPTIONS /events)."))
+	probe := addProbe(app.Command("probe", "Tell what each account's Audit API does where its docs leave it open: page size, date precision, order, clock skew."))
 	return &Commands{run: map[string]func(context.Context, Env) error{
 		"events list": list.run,
 		"events get":  get.run,
 		"event-types": types.run,
+		"probe":       probe.run,
 	}}
 }
 
