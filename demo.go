@@ -27,15 +27,18 @@ const (
 	demoSeed = 1
 )
 
-// startDemo serves a simulated Audit API on loopback until ctx is done and
-// points cfg at it, with one account named "demo". Without a config file,
+// startDemo serves a simulated Audit API, reading it as the --sim.* flags
+// say, on loopback until ctx is done and points cfg at it, with one account
+// named "demo". Without a config file,
 // polls are frequent and the last hour is counted at start.
 func startDemo(ctx context.Context, cfg *config.Config, fromFile bool, logger log.Logger) error {
 	secret := make([]byte, 16)
 	if _, err := rand.Read(secret); err != nil {
 		return fmt.Errorf("making the demo secret: %w", err)
 	}
-	sim := simulator.New(simulator.Options{APIKey: "demo", APISecret: hex.EncodeToString(secret), Seed: demoSeed})
+	opts := simulatorReadings
+	opts.APIKey, opts.APISecret, opts.Seed = "demo", hex.EncodeToString(secret), demoSeed
+	sim := simulator.New(opts)
 	now := time.Now()
 	sim.Generate(demoHistoryCount, now.Add(-demoHistory), now)
 
@@ -61,6 +64,7 @@ func startDemo(ctx context.Context, cfg *config.Config, fromFile bool, logger lo
 		APISecret: config.Secret(hex.EncodeToString(secret)),
 		APIURL:    "http://" + ln.Addr().String(),
 	}}
-	level.Info(logger).Log("msg", "Demo mode: counting events of a built-in Audit API simulator, not of a Vonage account", "simulator", "http://"+ln.Addr().String(), "poll_interval", cfg.PollInterval)
+	level.Info(logger).Log(append([]any{"msg", "Demo mode: counting events of a built-in Audit API simulator, not of a Vonage account",
+		"simulator", "http://" + ln.Addr().String(), "poll_interval", cfg.PollInterval}, readingsLogKeys(opts)...)...)
 	return nil
 }

@@ -43,6 +43,7 @@ func main() {
 
 		apiCmds = cli.Register(app) // events list, events get, event-types
 	)
+	simulatorFlags(app, &simulatorReadings) // --sim.*: the readings of the API that --demo and simulate serve
 	app.Version(version.Print(exporterName))
 	app.HelpFlag.Short('h')
 	command, err := app.Parse(os.Args[1:])

@@ -24,6 +24,7 @@ const (
 	DefaultUserAgent        = "vonage_audit_exporter"
 	DefaultMaxResponseBytes = 32 << 20
 	DefaultMaxPages         = 10000
+	DefaultMaxRetryAfter    = 5 * time.Minute
 )
 
 // Endpoints as passed to the Observer.
@@ -54,10 +55,17 @@ type Config struct {
 	Logger            log.Logger    // optional; debug line per request, never the secret
 	UserAgent         string        // default DefaultUserAgent
 	MaxResponseBytes  int64         // default 32 MiB; a larger body is an error (reason "decode")
-	MaxPages          int           // Pages stops with an error past this many pages; default 10000
-	// MaxConcurrency is how many pages Pages fetches at once in a backfill;
-	// 0 or 1 fetches one at a time. RequestsPerSecond still bounds the rate.
-	MaxConcurrency int
+	MaxPages          int           // Pages stops with an error (reason "page_limit") past this many pages; default 10000
+	// NewBackOff gives the waits between the attempts of one call; nil is
+	// exponential from 500ms to 30s with jitter. Tests inject a zero one.
+	NewBackOff func() backoff.BackOff
+	// MaxRetryAfter is the longest wait a Retry-After header gets: a longer
+	// one is cut to it (default 5m). A Retry-After past the context's
+	// deadline fails the call at once instead.
+	MaxRetryAfter time.Duration
+	// Now is the clock for Retry-After dates, request durations and
+	// receipt times; nil is time.Now.
+	Now func() time.Time
 }
 
 // Observer is told about every request, so that the exporter can count them.
@@ -70,6 +78,10 @@ type Observer interface {
 	Retry(endpoint, reason string)
 	// RateLimited is called on each 429 and each 401 "Quota Exceeded".
 	RateLimited(endpoint string)
+	// Date is called for each answer, of any status, that has a readable
+	// Date header: api is that header (the API's clock, to the second),
+	// local the time the answer came.
+	Date(api, local time.Time)
 }
 
 type nopObserver struct{}
@@ -77,6 +89,7 @@ type nopObserver struct{}
 func (nopObserver) Request(string, string, time.Duration) {}
 func (nopObserver) Retry(string, string)                  {}
 func (nopObserver) RateLimited(string)                    {}
+func (nopObserver) Date(time.Time, time.Time)             {}
 
 // Client calls the Audit API. It is safe for concurrent use.
 type Client struct {
@@ -93,29 +106,26 @@ type Client struct {
 	userAgent  string
 	maxBody    int64
 	maxPages   int
-	// maxConcurrency is at least 1.
-	maxConcurrency int
-
-	// Backoff bounds; tests shorten them.
-	initialInterval time.Duration
-	maxInterval     time.Duration
+	newBackOff func() backoff.BackOff
+	maxWait    time.Duration // MaxRetryAfter
+	now        func() time.Time
 }
 
 // New validates cfg and returns a Client.
 func New(cfg Config) (*Client, error) {
 	c := &Client{
-		key:             cfg.APIKey,
-		secret:          cfg.APISecret,
-		timeout:         cfg.Timeout,
-		maxRetries:      cfg.MaxRetries,
-		obs:             cfg.Observer,
-		logger:          cfg.Logger,
-		userAgent:       cfg.UserAgent,
-		maxBody:         cfg.MaxResponseBytes,
-		maxPages:        cfg.MaxPages,
-		maxConcurrency:  max(cfg.MaxConcurrency, 1),
-		initialInterval: defaultInitialInterval,
-		maxInterval:     defaultMaxInterval,
+		key:        cfg.APIKey,
+		secret:     cfg.APISecret,
+		timeout:    cfg.Timeout,
+		maxRetries: cfg.MaxRetries,
+		obs:        cfg.Observer,
+		logger:     cfg.Logger,
+		userAgent:  cfg.UserAgent,
+		maxBody:    cfg.MaxResponseBytes,
+		maxPages:   cfg.MaxPages,
+		newBackOff: cfg.NewBackOff,
+		maxWait:    cfg.MaxRetryAfter,
+		now:        cfg.Now,
 	}
 	if c.key == "" || c.secret == "" {
 		return nil, errors.New("creating audit API client: API key and secret are required")
@@ -152,8 +162,8 @@ func New(cfg Config) (*Client, error) {
 		return nil, errors.New("creating audit API client: max response bytes must not be negative")
 	case cfg.MaxPages < 0:
 		return nil, errors.New("creating audit API client: max pages must not be negative")
-	case cfg.MaxConcurrency < 0:
-		return nil, errors.New("creating audit API client: max concurrency must not be negative")
+	case cfg.MaxRetryAfter < 0:
+		return nil, errors.New("creating audit API client: max Retry-After wait must not be negative")
 	}
 	if c.timeout == 0 {
 		c.timeout = DefaultTimeout
@@ -175,6 +185,15 @@ func New(cfg Config) (*Client, error) {
 	}
 	if c.maxPages == 0 {
 		c.maxPages = DefaultMaxPages
+	}
+	if c.newBackOff == nil {
+		c.newBackOff = defaultBackOff
+	}
+	if c.maxWait == 0 {
+		c.maxWait = DefaultMaxRetryAfter
+	}
+	if c.now == nil {
+		c.now = time.Now
 	}
 
 	// A copy, so that the caller's client keeps its own redirect policy.
@@ -201,6 +220,15 @@ func (c *Client) endpointURL(query url.Values, segments ...string) string {
 	return u.String()
 }
 
+func defaultBackOff() backoff.BackOff {
+	return &backoff.ExponentialBackOff{
+		InitialInterval:     defaultInitialInterval,
+		RandomizationFactor: backoff.DefaultRandomizationFactor,
+		Multiplier:          backoff.DefaultMultiplier,
+		MaxInterval:         defaultMaxInterval,
+	}
+}
+
 // response is a 2xx answer.
 type response struct {
 	status int
@@ -215,12 +243,6 @@ type response struct {
 // retried, MaxRetries is spent or ctx ends. decode turns a 2xx answer into
 // the result; its error is a decoding failure.
 func (c *Client) call(ctx context.Context, endpoint, op, method, target string, decode func(*response) error) error {
-	b := &backoff.ExponentialBackOff{
-		InitialInterval:     c.initialInterval,
-		RandomizationFactor: backoff.DefaultRandomizationFactor,
-		Multiplier:          backoff.DefaultMultiplier,
-		MaxInterval:         c.maxInterval,
-	}
 	var last *Error
 	_, err := backoff.Retry(ctx, func() (struct{}, error) {
 		err := c.attempt(ctx, endpoint, op, method, target, decode)
@@ -230,7 +252,7 @@ func (c *Client) call(ctx context.Context, endpoint, op, method, target string, 
 		}
 		return struct{}{}, err
 	},
-		backoff.WithBackOff(b),
+		backoff.WithBackOff(c.newBackOff()),
 		backoff.WithMaxTries(uint(c.maxRetries)+1),
 		backoff.WithMaxElapsedTime(0), // bounded by ctx and MaxRetries instead
 		backoff.WithNotify(func(err error, _ time.Duration) { c.obs.Retry(endpoint, Reason(err)) }),
@@ -274,11 +296,18 @@ func (c *Client) attempt(ctx context.Context, endpoint, op, method, target strin
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", c.userAgent)
 
-	start := time.Now()
+	start := c.now()
 	resp, err := c.hc.Do(req)
+	received := c.now()
 	if err != nil {
-		c.record(endpoint, method, target, "error", time.Since(start), err)
+		c.record(endpoint, method, target, "error", received.Sub(start), err)
 		return fail(0, transportReason(err), "", err)
+	}
+	date, dateErr := http.ParseTime(resp.Header.Get("Date"))
+	if dateErr == nil {
+		c.obs.Date(date, received)
+	} else {
+		date = time.Time{}
 	}
 	ok := resp.StatusCode >= 200 && resp.StatusCode < 300
 	limit := int64(maxErrorBodyBytes)
@@ -288,7 +317,7 @@ func (c *Client) attempt(ctx context.Context, endpoint, op, method, target strin
 	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	resp.Body.Close()
 	code := strconv.Itoa(resp.StatusCode)
-	c.record(endpoint, method, target, code, time.Since(start), err)
+	c.record(endpoint, method, target, code, c.now().Sub(start), err)
 	if err != nil {
 		return fail(resp.StatusCode, transportReason(err), "reading the response", err)
 	}
@@ -299,8 +328,7 @@ func (c *Client) attempt(ctx context.Context, endpoint, op, method, target strin
 			return backoff.Permanent(fail(resp.StatusCode, ReasonDecode,
 				fmt.Sprintf("response body larger than %d bytes", c.maxBody), nil))
 		}
-		date, _ := http.ParseTime(resp.Header.Get("Date"))
-		if err := decode(&response{status: resp.StatusCode, body: body, date: date, received: start}); err != nil {
+		if err := decode(&response{status: resp.StatusCode, body: body, date: date, received: received}); err != nil {
 			// Invalid JSON on a 200 is how a cut connection looks: retry.
 			return fail(resp.StatusCode, ReasonDecode, "decoding the response", err)
 		}
@@ -325,17 +353,18 @@ func (c *Client) attempt(ctx context.Context, endpoint, op, method, target strin
 	if !retry {
 		return backoff.Permanent(e)
 	}
-	wait, hasWait := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+	asked, hasWait := parseRetryAfter(resp.Header.Get("Retry-After"), c.now())
 	if !hasWait {
 		return e
 	}
-	e.RetryAfter = wait
+	e.RetryAfter = asked
+	wait := min(asked, c.maxWait)
 	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < wait {
 		// Sleeping into the deadline would only hide why the call failed.
 		if e.Reason != ReasonQuota {
 			e.Reason = ReasonRateLimited
 		}
-		e.Message = fmt.Sprintf("%s (the API asked to retry after %s, past the deadline)", e.Message, wait)
+		e.Message = fmt.Sprintf("%s (the API asked to retry after %s, past the deadline)", e.Message, asked)
 		return backoff.Permanent(e)
 	}
 	return &retryAfterError{err: e, ra: &backoff.RetryAfterError{Duration: wait}}

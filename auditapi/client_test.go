@@ -72,7 +72,8 @@ func TestRequestEncoding(t *testing.T) {
 			return err
 		}, seen{method: "GET", path: "/beta/audit/events", rawPath: "/beta/audit/events", query: url.Values{}}},
 		{"pages defaults to the largest size", func() error {
-			return c.Pages(ctx, Query{Page: 7}, func(*Page) error { return nil })
+			_, err := c.Pages(ctx, Query{Page: 7}, func(*Page) (bool, error) { return true, nil })
+			return err
 		}, seen{method: "GET", path: "/beta/audit/events", rawPath: "/beta/audit/events", query: url.Values{"page": {"1"}, "size": {"100"}}}},
 		{"get escapes the id", func() error {
 			_, err := c.GetEvent(ctx, "a/b?c")
@@ -151,7 +152,7 @@ func TestRetryThenSuccess(t *testing.T) {
 			w.Header().Set("Content-Length", strconv.Itoa(len(page)))
 			w.Write(page[:len(page)/3])
 		}, 0, false, []string{"request list 200", "retry list network", "request list 200"}},
-		{"attempt timeout", func(_ http.ResponseWriter, r *http.Request) { <-r.Context().Done() }, 500 * time.Millisecond, false,
+		{"attempt timeout", func(_ http.ResponseWriter, r *http.Request) { <-r.Context().Done() }, 200 * time.Millisecond, false,
 			[]string{"request list error", "retry list timeout", "request list 200"}},
 	}
 	for _, tt := range tests {
@@ -162,10 +163,10 @@ func TestRetryThenSuccess(t *testing.T) {
 				if tt.timeout > 0 {
 					cfg.Timeout = tt.timeout
 				}
+				if tt.retryAfter {
+					cfg.NewBackOff, cfg.MaxRetryAfter = hourBackOff, time.Millisecond
+				}
 			})
-			if tt.retryAfter {
-				c.initialInterval, c.maxInterval = time.Hour, time.Hour
-			}
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			p, err := c.ListPage(ctx, Query{})
@@ -260,8 +261,7 @@ func TestRetriesSpent(t *testing.T) {
 
 func TestContextEndsWhileWaiting(t *testing.T) {
 	h, _ := scripted(status(500, nil, "boom"))
-	c := newTestClient(t, newTestServer(t, h), nil, nil)
-	c.initialInterval, c.maxInterval = time.Hour, time.Hour
+	c := newTestClient(t, newTestServer(t, h), nil, func(cfg *Config) { cfg.NewBackOff = hourBackOff })
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	_, err := c.ListPage(ctx, Query{})

@@ -5,30 +5,99 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"strconv"
+	"strings"
 	"time"
 )
 
-// createdAtLayouts are tried in order. Every documented example has no zone
-// and no fraction, which means UTC; RFC 3339 is accepted in case that changes.
-var createdAtLayouts = []string{
-	"2006-01-02T15:04:05",
-	time.RFC3339Nano,
-	"2006-01-02T15:04:05.999999999",
-	"2006-01-02 15:04:05",
-}
+// Decoding is lenient where the API's documentation is thin: a field of an
+// unexpected type is left empty instead of failing the page, because one odd
+// event must not cost the count of all the others. Only the page as a whole
+// (its JSON, its shape, its page block) can fail.
 
-// parseCreatedAt returns the zero time for a value it cannot read, so that
-// one odd event does not cost the whole page.
-func parseCreatedAt(s string) time.Time {
-	if s == "" {
-		return time.Time{}
-	}
-	for _, layout := range createdAtLayouts {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t.UTC()
+// text is a JSON string field read leniently: any other JSON value, null
+// included, leaves it empty. As encoding/json does for a key that repeats,
+// the last value decides.
+type text string
+
+func (t *text) UnmarshalJSON(b []byte) error {
+	*t = ""
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if json.Unmarshal(b, &s) == nil {
+			*t = text(s)
 		}
 	}
-	return time.Time{}
+	return nil
+}
+
+// userID keeps user_id as the API spelt it: seen both as a number and as a
+// string.
+type userID string
+
+func (u *userID) UnmarshalJSON(b []byte) error {
+	switch {
+	case len(b) > 0 && (b[0] == '-' || (b[0] >= '0' && b[0] <= '9')):
+		*u = userID(b)
+	default:
+		var t text
+		_ = t.UnmarshalJSON(b)
+		*u = userID(t)
+	}
+	return nil
+}
+
+// createdAt is created_at in any form a real API could send; see
+// parseCreatedAt.
+type createdAt time.Time
+
+func (c *createdAt) UnmarshalJSON(b []byte) error {
+	*c = createdAt{}
+	switch {
+	case len(b) > 0 && b[0] == '"':
+		var t text
+		_ = t.UnmarshalJSON(b)
+		*c = createdAt(parseCreatedAt(string(t)))
+	case len(b) > 0 && (b[0] == '-' || (b[0] >= '0' && b[0] <= '9')):
+		*c = createdAt(parseEpoch(string(b)))
+	}
+	return nil
+}
+
+// wireEvent is an event as sent. encoding/json matches the keys without
+// regard to case.
+type wireEvent struct {
+	ID                   text            `json:"id"`
+	EventType            text            `json:"event_type"`
+	EventTypeDescription text            `json:"event_type_description"`
+	CreatedAt            createdAt       `json:"created_at"`
+	UserEmail            text            `json:"user_email"`
+	UserID               userID          `json:"user_id"`
+	AccountID            text            `json:"account_id"`
+	Source               text            `json:"source"`
+	SourceIP             text            `json:"source_ip"`
+	SourceDescription    text            `json:"source_description"`
+	SourceCountry        text            `json:"source_country"`
+	Context              json.RawMessage `json:"context"`
+}
+
+// decodeEvent reads one valid JSON value as an event; a value that is not
+// an object gives an event with only Raw, as encoding/json leaves a struct
+// alone for a value of another type. The event keeps raw as Raw.
+func decodeEvent(raw []byte) Event {
+	e := Event{Raw: raw}
+	var w wireEvent
+	if !isObject(raw) || json.Unmarshal(raw, &w) != nil {
+		return e
+	}
+	e.ID, e.EventType, e.EventTypeDescription = string(w.ID), string(w.EventType), string(w.EventTypeDescription)
+	e.CreatedAt = time.Time(w.CreatedAt)
+	e.UserEmail, e.UserID, e.AccountID = string(w.UserEmail), string(w.UserID), string(w.AccountID)
+	e.Source, e.SourceIP = string(w.Source), string(w.SourceIP)
+	e.SourceDescription, e.SourceCountry = string(w.SourceDescription), string(w.SourceCountry)
+	e.Context = w.Context
+	return e
 }
 
 // UnmarshalJSON decodes an event as the Audit API sends it, leniently: a
@@ -38,15 +107,68 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 	if !json.Valid(b) {
 		return errors.New("decoding event: invalid JSON")
 	}
-	b = bytes.TrimSpace(bytes.Clone(b))
-	*e = Event{}
-	if len(b) > 0 && b[0] == '{' {
-		if _, err := readEvent(b, 0, e); err != nil {
-			return fmt.Errorf("decoding event: %w", err)
+	*e = decodeEvent(bytes.TrimSpace(bytes.Clone(b)))
+	return nil
+}
+
+// createdAtLayouts are tried in order, after a space between date and time
+// has become a "T". Every documented example has no zone and no fraction,
+// which means UTC. A fraction is optional in each layout.
+var createdAtLayouts = []string{
+	"2006-01-02T15:04:05.999999999",
+	"2006-01-02T15:04:05.999999999Z07:00",
+	"2006-01-02T15:04:05.999999999Z0700",
+	"2006-01-02T15:04:05.999999999Z07",
+}
+
+// parseCreatedAt reads created_at text: a date and time with or without a
+// zone (none is UTC), a fraction, and a space or "T" between the two; or
+// epoch seconds or milliseconds. It returns the zero time for anything
+// else, which the caller counts as invalid.
+func parseCreatedAt(s string) time.Time {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return time.Time{}
+	}
+	if s[0] >= '0' && s[0] <= '9' && !strings.ContainsAny(s, "-:") {
+		return parseEpoch(s)
+	}
+	if len(s) > 10 && s[10] == ' ' {
+		s = s[:10] + "T" + s[11:]
+	}
+	for _, layout := range createdAtLayouts {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC()
 		}
 	}
-	e.Raw = b
-	return nil
+	return time.Time{}
+}
+
+// epochMillisFrom is where epoch numbers are read as milliseconds: 1e11
+// seconds is the year 5138, 1e11 milliseconds is March 1973, before the
+// API existed. maxEpoch keeps the conversion away from overflow.
+const (
+	epochMillisFrom = 1e11
+	maxEpoch        = 1e15
+)
+
+// parseEpoch reads epoch seconds or milliseconds, told apart by magnitude,
+// with an optional fraction; the zero time for anything else.
+func parseEpoch(s string) time.Time {
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(f) || f < 0 || f >= maxEpoch {
+		return time.Time{}
+	}
+	if f >= epochMillisFrom {
+		if ms, err := strconv.ParseInt(s, 10, 64); err == nil {
+			return time.UnixMilli(ms).UTC()
+		}
+		return time.UnixMicro(int64(f * 1e3)).UTC()
+	}
+	if secs, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return time.Unix(secs, 0).UTC()
+	}
+	return time.UnixMicro(int64(f * 1e6)).UTC()
 }
 
 // pageBlock is a page's "page" object. Pointers tell a missing value from 0.
@@ -65,40 +187,55 @@ var (
 
 // DecodePage decodes the body of a GET /events answer, as ListPage does;
 // any error means the body as a whole is not a page (most often a cut
-// connection). The events keep slices of body as Raw and Context: body must
-// not change afterwards.
-//
-// The body is validated once by encoding/json; the events are then read in
-// one pass of their own (decodeEvents), and only the small page block goes
-// through encoding/json's decoder.
+// connection).
 func DecodePage(body []byte) (*Page, error) {
 	if !isObject(body) {
 		return nil, errNotObject
 	}
-	if !json.Valid(body) {
-		// Unmarshal says where and why, which Valid does not.
-		var v struct{}
-		return nil, json.Unmarshal(body, &v)
+	var w struct {
+		Embedded json.RawMessage `json:"_embedded"`
+		Links    json.RawMessage `json:"_links"`
+		Page     json.RawMessage `json:"page"`
 	}
-	parts := members(body, "_embedded", "_links", "page")
-	events, err := decodeEvents(member(parts[0], "events"))
-	if err != nil {
+	if err := json.Unmarshal(body, &w); err != nil {
 		return nil, err
 	}
-	next := member(parts[1], "next")
-	p := &Page{Events: events, HasNext: len(next) > 0 && string(next) != "null"}
+	var embedded struct {
+		Events json.RawMessage `json:"events"`
+	}
+	var links struct {
+		Next json.RawMessage `json:"next"`
+	}
+	// A block of another shape carries nothing: only the events array and
+	// the page block are checked.
+	if isObject(w.Embedded) {
+		_ = json.Unmarshal(w.Embedded, &embedded)
+	}
+	if isObject(w.Links) {
+		_ = json.Unmarshal(w.Links, &links)
+	}
+	var raws []json.RawMessage
+	if len(embedded.Events) > 0 {
+		if err := json.Unmarshal(embedded.Events, &raws); err != nil {
+			return nil, errNotList
+		}
+	}
+	p := &Page{HasNext: len(links.Next) > 0 && string(links.Next) != "null"}
+	for _, raw := range raws {
+		p.Events = append(p.Events, decodeEvent(raw))
+	}
 	var m *pageBlock
-	if parts[2] != nil {
-		if err := json.Unmarshal(parts[2], &m); err != nil {
+	if len(w.Page) > 0 {
+		if err := json.Unmarshal(w.Page, &m); err != nil {
 			return nil, fmt.Errorf("page block: %w", err)
 		}
 	}
 	if m != nil {
 		switch {
 		case m.Number != nil:
-			p.Number = *m.Number
+			p.Number, p.numbered = *m.Number, true
 		case m.Page != nil:
-			p.Number = *m.Page
+			p.Number, p.numbered = *m.Page, true
 		}
 		p.Size = deref(m.Size)
 		p.TotalPages = deref(m.TotalPages)

@@ -69,8 +69,9 @@ func TestListPageDecoding(t *testing.T) {
 			{"bbbbbbbb-0000-0000-0000-000000000003", "APP_DELETE", utc("2018-08-01T10:11:12.5Z"), "", "99", "CD", "", `{"applicationId":"abc","voice-type":"app"}`},
 			// Unreadable created_at: kept, with a zero time, for the caller to skip.
 			{"bbbbbbbb-0000-0000-0000-000000000004", "USER_LOGIN", time.Time{}, "someone@example.com", "", "CD", "", ""},
-			// Fields of the wrong type are left empty; the rest survives.
-			{"bbbbbbbb-0000-0000-0000-000000000005", "USER_LOGOUT", time.Time{}, "", "", "CD", "GB", ""},
+			// Epoch seconds as a number; a user_id of the wrong type is left
+			// empty and the rest survives.
+			{"bbbbbbbb-0000-0000-0000-000000000005", "USER_LOGOUT", utc("2018-08-01T10:11:12Z"), "", "", "CD", "GB", ""},
 		}, Page{Number: 1, Size: 30, TotalPages: 1, TotalElements: 5, HasTotalElements: true}},
 	}
 	for _, tt := range tests {
@@ -92,7 +93,10 @@ func TestListPageDecoding(t *testing.T) {
 			if p.Date.IsZero() || p.Received.IsZero() {
 				t.Errorf("page: Date %v and Received %v should be the answer's", p.Date, p.Received)
 			}
-			p.Events, p.Date, p.Received = nil, time.Time{}, time.Time{}
+			if !p.numbered {
+				t.Error("page: the page block's number was not noted")
+			}
+			p.Events, p.Date, p.Received, p.numbered = nil, time.Time{}, time.Time{}, false
 			if !reflect.DeepEqual(*p, tt.wantPage) {
 				t.Errorf("page: got %+v, want %+v", *p, tt.wantPage)
 			}
@@ -109,6 +113,9 @@ func TestDecodePageRejectsBrokenBodies(t *testing.T) {
 		"html":               []byte(`<html>gateway</html>`),
 		"events not a list":  []byte(`{"_embedded":{"events":{}}}`),
 		"page block strings": []byte(`{"page":{"totalPages":"many"}}`),
+		"page block a list":  []byte(`{"page":[1]}`),
+		"null":               []byte(`null`),
+		"string":             []byte(`"page"`),
 	} {
 		t.Run(name, func(t *testing.T) {
 			if _, err := DecodePage(body); err == nil {
@@ -118,25 +125,85 @@ func TestDecodePageRejectsBrokenBodies(t *testing.T) {
 	}
 }
 
-func TestParseCreatedAt(t *testing.T) {
+func TestDecodeCreatedAt(t *testing.T) {
+	const want = "2018-05-16T16:34:22Z"
 	tests := []struct {
-		in   string
-		want time.Time
+		name, value string // value is the JSON of created_at
+		want        string // RFC 3339; "" for the zero time
 	}{
-		{"2018-05-16T16:34:22", utc("2018-05-16T16:34:22Z")},
-		{"2018-05-16T16:34:22Z", utc("2018-05-16T16:34:22Z")},
-		{"2018-05-16T18:34:22+02:00", utc("2018-05-16T16:34:22Z")},
-		{"2018-05-16T16:34:22.123456Z", utc("2018-05-16T16:34:22.123456Z")},
-		{"2018-05-16T16:34:22.250", utc("2018-05-16T16:34:22.25Z")},
-		{"2018-05-16 16:34:22", utc("2018-05-16T16:34:22Z")},
-		{"", time.Time{}},
-		{"16/05/2018", time.Time{}},
-		{"2018-05-16", time.Time{}},
+		{"documented: no zone, no fraction", `"2018-05-16T16:34:22"`, want},
+		{"UTC zone", `"2018-05-16T16:34:22Z"`, want},
+		{"offset", `"2018-05-16T18:34:22+02:00"`, want},
+		{"offset without colon", `"2018-05-16T18:34:22+0200"`, want},
+		{"offset in hours", `"2018-05-16T13:34:22-03"`, want},
+		{"fraction and zone", `"2018-05-16T16:34:22.123456Z"`, "2018-05-16T16:34:22.123456Z"},
+		{"fraction, no zone", `"2018-05-16T16:34:22.250"`, "2018-05-16T16:34:22.25Z"},
+		{"space for T", `"2018-05-16 16:34:22"`, want},
+		{"space for T, fraction and zone", `"2018-05-16 18:34:22.5+02:00"`, "2018-05-16T16:34:22.5Z"},
+		{"epoch seconds", `1526488462`, want},
+		{"epoch seconds with a fraction", `1526488462.5`, "2018-05-16T16:34:22.5Z"},
+		{"epoch seconds in exponent form", `1.526488462e9`, want},
+		{"epoch milliseconds", `1526488462000`, want},
+		{"epoch milliseconds with a remainder", `1526488462123`, "2018-05-16T16:34:22.123Z"},
+		{"epoch seconds as a string", `"1526488462"`, want},
+		{"epoch milliseconds as a string", `"1526488462000"`, want},
+		{"empty", `""`, ""},
+		{"null", `null`, ""},
+		{"other text", `"yesterday at noon"`, ""},
+		{"day first", `"16/05/2018"`, ""},
+		{"date only", `"2018-05-16"`, ""},
+		{"impossible day", `"2018-02-30T00:00:00"`, ""},
+		{"negative epoch", `-1`, ""},
+		{"epoch past any plausible date", `1e20`, ""},
+		{"object", `{"seconds":1526488462}`, ""},
+		{"boolean", `true`, ""},
 	}
 	for _, tt := range tests {
-		if got := parseCreatedAt(tt.in); !got.Equal(tt.want) || got.Location() != time.UTC {
-			t.Errorf("parseCreatedAt(%q) = %v, want %v", tt.in, got, tt.want)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			var e Event
+			if err := json.Unmarshal([]byte(`{"id":"x","created_at":`+tt.value+`}`), &e); err != nil {
+				t.Fatal(err)
+			}
+			var wantTime time.Time
+			if tt.want != "" {
+				wantTime = utc(tt.want)
+			}
+			if !e.CreatedAt.Equal(wantTime) || e.CreatedAt.Location() != time.UTC || e.ID != "x" {
+				t.Errorf("created_at %s: got %v, want %v (in UTC)", tt.value, e.CreatedAt, wantTime)
+			}
+		})
+	}
+}
+
+func TestDecodeEventFieldTypes(t *testing.T) {
+	tests := []struct {
+		name, json string
+		want       Event // without Raw
+	}{
+		{"user_id as a number", `{"user_id":1234567}`, Event{UserID: "1234567"}},
+		{"user_id as a string", `{"user_id":"1234567"}`, Event{UserID: "1234567"}},
+		{"user_id of another type", `{"user_id":[1]}`, Event{}},
+		{"a string field of another type", `{"id":7,"event_type":{"a":1},"source":"CD"}`, Event{Source: "CD"}},
+		{"keys matched without case", `{"ID":"a","Event_Type":"APP_CREATE"}`, Event{ID: "a", EventType: "APP_CREATE"}},
+		{"the last of a repeated key decides", `{"id":"a","id":"b","source":"CD","source":null}`, Event{ID: "b"}},
+		{"context kept as it was sent", `{"context":{"b":1, "a":[true]}}`, Event{Context: json.RawMessage(`{"b":1, "a":[true]}`)}},
+		{"escapes and invalid UTF-8", "{\"user_email\":\"a\\u00e9\xff\"}", Event{UserEmail: "a\u00e9\ufffd"}},
+		{"not an object", `[1,2]`, Event{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var e Event
+			if err := json.Unmarshal([]byte(tt.json), &e); err != nil {
+				t.Fatal(err)
+			}
+			if string(e.Raw) != tt.json {
+				t.Errorf("Raw = %s, want the event's bytes", e.Raw)
+			}
+			e.Raw = nil
+			if !reflect.DeepEqual(e, tt.want) {
+				t.Errorf("got %+v, want %+v", e, tt.want)
+			}
+		})
 	}
 }
 

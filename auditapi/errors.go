@@ -24,8 +24,16 @@ const (
 	ReasonDecode      = "decode"
 	ReasonNotFound    = "not_found"
 	ReasonBadRequest  = "bad_request"
+	ReasonPageLimit   = "page_limit"
 	ReasonOther       = "other"
 )
+
+// Reasons lists every reason, in a stable order, for metrics to
+// zero-initialise their series from.
+var Reasons = []string{
+	ReasonAuth, ReasonQuota, ReasonRateLimited, ReasonServer, ReasonTimeout, ReasonNetwork,
+	ReasonDecode, ReasonNotFound, ReasonBadRequest, ReasonPageLimit, ReasonOther,
+}
 
 // ErrNotFound matches, through errors.Is, an Error for a 404 answer.
 var ErrNotFound = errors.New("not found")
@@ -78,9 +86,7 @@ func (e *Error) Is(target error) bool {
 	return target == ErrNotFound && e.Reason == ReasonNotFound
 }
 
-// Reason classifies err for metrics: "auth", "quota", "rate_limited",
-// "server", "timeout", "network", "decode", "not_found", "bad_request" or
-// "other"; "" for nil.
+// Reason classifies err for metrics: one of Reasons, or "" for nil.
 func Reason(err error) string {
 	if err == nil {
 		return ""

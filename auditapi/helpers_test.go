@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/cenkalti/backoff/v5"
 )
 
 const (
@@ -24,6 +26,7 @@ var testToken = base64.StdEncoding.EncodeToString([]byte(testKey + ":" + testSec
 type recorder struct {
 	mu    sync.Mutex
 	calls []string
+	dates []time.Time // the API's, from Date
 }
 
 func (r *recorder) add(s string) {
@@ -37,6 +40,11 @@ func (r *recorder) Request(endpoint, code string, _ time.Duration) {
 }
 func (r *recorder) Retry(endpoint, reason string) { r.add("retry " + endpoint + " " + reason) }
 func (r *recorder) RateLimited(endpoint string)   { r.add("rate_limited " + endpoint) }
+func (r *recorder) Date(api, _ time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.dates = append(r.dates, api)
+}
 
 func (r *recorder) get() []string {
 	r.mu.Lock()
@@ -61,7 +69,12 @@ func newTestServer(t testing.TB, h http.HandlerFunc) string {
 	return srv.URL + "/beta/audit"
 }
 
-// newTestClient returns a client with short backoff, so that tests stay fast.
+// zeroBackOff retries at once; hourBackOff never within a test.
+func zeroBackOff() backoff.BackOff { return &backoff.ZeroBackOff{} }
+func hourBackOff() backoff.BackOff { return backoff.NewConstantBackOff(time.Hour) }
+
+// newTestClient returns a client that retries without waiting, so that
+// tests stay fast.
 func newTestClient(t testing.TB, baseURL string, obs Observer, mod func(*Config)) *Client {
 	t.Helper()
 	cfg := Config{
@@ -71,6 +84,7 @@ func newTestClient(t testing.TB, baseURL string, obs Observer, mod func(*Config)
 		Timeout:    10 * time.Second,
 		MaxRetries: 3,
 		Observer:   obs,
+		NewBackOff: zeroBackOff,
 	}
 	if mod != nil {
 		mod(&cfg)
@@ -79,8 +93,6 @@ func newTestClient(t testing.TB, baseURL string, obs Observer, mod func(*Config)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.initialInterval = time.Millisecond
-	c.maxInterval = 5 * time.Millisecond
 	return c
 }
 

@@ -50,7 +50,9 @@ type Query struct {
 	DateOnly   bool
 	SearchText string
 	Page       int
-	Size       int
+	// Size is the page size asked for, 1 to MaxPageSize; a size the API
+	// was seen to serve (Listing.PageSize) is a valid value.
+	Size int
 }
 
 // Page is one decoded page of GET /events.
@@ -70,5 +72,18 @@ type Page struct {
 	Date     time.Time
 	Received time.Time
 
-	full bool // as many events as the page size asked for
+	numbered bool // the page block had a number (or page)
+}
+
+// Listing says what a walk read.
+type Listing struct {
+	Pages         int  // pages fetched
+	Events        int  // events handed to fn, repeats included
+	TotalElements int  // totalElements of the last page that had one; -1 when none did
+	PageSize      int  // the page size the API served, learned from its answers; 0 if unknown
+	Stopped       bool // fn stopped the walk
+	// PageNumberMismatches counts pages whose page.number (or page.page)
+	// was not the one asked for: an API numbering from 0, or one that
+	// ignores the page parameter.
+	PageNumberMismatches int
 }

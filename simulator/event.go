@@ -4,7 +4,8 @@
 //
 // It speaks the wire format itself and shares no code with the exporter's
 // client, so that it can catch the client's mistakes. Where the real API is
-// undocumented (order of events, inclusive date bounds, the spelling of the
+// undocumented (order of events, page size cap, date precision and bounds,
+// the API's clock, pages past the end, the spelling of created_at and of the
 // page number) the behaviour is an option, so that the client can be tested
 // against every plausible answer. Faults (latency, 5xx, 429, quota 401s,
 // truncated bodies, late-arriving events) can be switched on at run time.
@@ -65,7 +66,8 @@ type Event struct {
 	EventType            string
 	EventTypeDescription string
 	// CreatedAt is serialised as "2006-01-02T15:04:05" in UTC, with no zone,
-	// like the real API; the server keeps it to the second.
+	// like the real API, unless Options.CreatedAtFormat says otherwise; the
+	// server keeps it to the second.
 	CreatedAt time.Time
 	// UserEmail "" leaves the field out of the JSON.
 	UserEmail string
@@ -97,7 +99,7 @@ type wireEvent struct {
 	ID                   string         `json:"id"`
 	EventType            string         `json:"event_type"`
 	EventTypeDescription string         `json:"event_type_description"`
-	CreatedAt            string         `json:"created_at"`
+	CreatedAt            createdAt      `json:"created_at"`
 	UserEmail            string         `json:"user_email,omitempty"`
 	UserID               int64          `json:"user_id,omitempty"`
 	AccountID            string         `json:"account_id"`
@@ -109,12 +111,12 @@ type wireEvent struct {
 	Links                *eventLinks    `json:"_links,omitempty"`
 }
 
-func (e Event) wire() wireEvent {
+func (e Event) wire(f CreatedAtFormat) wireEvent {
 	return wireEvent{
 		ID:                   e.ID,
 		EventType:            e.EventType,
 		EventTypeDescription: e.EventTypeDescription,
-		CreatedAt:            e.CreatedAt.UTC().Format(createdAtLayout),
+		CreatedAt:            createdAt{e.CreatedAt, f},
 		UserEmail:            e.UserEmail,
 		UserID:               e.UserID,
 		AccountID:            e.AccountID,
@@ -126,9 +128,10 @@ func (e Event) wire() wireEvent {
 	}
 }
 
-// withSelf is the event object with its _links.self.href set to href.
-func (e Event) withSelf(href string) wireEvent {
-	w := e.wire()
+// withSelf is the event object, created_at spelt f, with its
+// _links.self.href set to href.
+func (e Event) withSelf(href string, f CreatedAtFormat) wireEvent {
+	w := e.wire(f)
 	w.Links = &eventLinks{Self: selfLink{Href: href}}
 	return w
 }
@@ -137,5 +140,5 @@ func (e Event) withSelf(href string) wireEvent {
 // event does not know the host it is served from, so its self link is the
 // relative "/events/{id}"; the server writes absolute links.
 func (e Event) MarshalJSON() ([]byte, error) {
-	return json.Marshal(e.withSelf("/events/" + e.ID))
+	return json.Marshal(e.withSelf("/events/"+e.ID, DefaultCreatedAt))
 }

@@ -122,9 +122,12 @@ func newUUID(r *rand.Rand) string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
-// Generate adds n realistic events with created_at spread over [from, to],
-// several often sharing a second, and returns them oldest first.
+// Generate adds n realistic events that happened over [from, to], several
+// often sharing a second, and returns them oldest first. from and to are
+// read on Options.Now's clock; created_at is stamped by the API's, which is
+// Options.ClockSkew ahead.
 func (s *Server) Generate(n int, from, to time.Time) []Event {
+	from, to = from.Add(s.opts.ClockSkew), to.Add(s.opts.ClockSkew)
 	lo := from.UTC().Truncate(time.Second)
 	if lo.Before(from) {
 		lo = lo.Add(time.Second)

@@ -24,7 +24,9 @@ type listQuery struct {
 	page, size int
 }
 
-func parseListQuery(q url.Values) (listQuery, error) {
+// parseListQuery reads q as a server with the given date precision and
+// page cap would.
+func parseListQuery(q url.Values, precision DatePrecision, pageCap int) (listQuery, error) {
 	lq := listQuery{page: 1, size: defaultPageSize}
 	for _, v := range q["event_type"] {
 		for t := range strings.SplitSeq(v, ",") {
@@ -35,12 +37,12 @@ func parseListQuery(q url.Values) (listQuery, error) {
 	}
 	var err error
 	if v := q.Get("date_from"); v != "" {
-		if lq.from, err = parseDate(v); err != nil {
+		if lq.from, err = parseDate(v, precision, false); err != nil {
 			return lq, fmt.Errorf("invalid date_from %q: %w", v, err)
 		}
 	}
 	if v := q.Get("date_to"); v != "" {
-		if lq.to, err = parseDate(v); err != nil {
+		if lq.to, err = parseDate(v, precision, true); err != nil {
 			return lq, fmt.Errorf("invalid date_to %q: %w", v, err)
 		}
 	}
@@ -57,6 +59,9 @@ func parseListQuery(q url.Values) (listQuery, error) {
 			return lq, fmt.Errorf("invalid size %q: must be a number from 1 to %d", v, maxPageSize)
 		}
 	}
+	if pageCap > 0 {
+		lq.size = min(lq.size, pageCap)
+	}
 	return lq, nil
 }
 
@@ -65,13 +70,34 @@ func parseListQuery(q url.Values) (listQuery, error) {
 // midnight.
 var dateLayouts = []string{time.RFC3339Nano, createdAtLayout, time.DateOnly}
 
-func parseDate(v string) (time.Time, error) {
+// parseDate reads a date bound at the given precision. Read by the day, a
+// bound is its UTC date, and date_to (end) takes in its last second, since
+// created_at has one-second resolution.
+func parseDate(v string, precision DatePrecision, end bool) (time.Time, error) {
+	if precision == DateOnlyPrecision && !isDateOnly(v) {
+		return time.Time{}, fmt.Errorf("must be a date (yyyy-MM-dd) without a time of day")
+	}
 	for _, layout := range dateLayouts {
-		if t, err := time.Parse(layout, v); err == nil {
-			return t.UTC().Truncate(time.Second), nil
+		t, err := time.Parse(layout, v)
+		if err != nil {
+			continue
 		}
+		t = t.UTC().Truncate(time.Second)
+		if precision == SecondPrecision {
+			return t, nil
+		}
+		day := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+		if end {
+			return day.AddDate(0, 0, 1).Add(-time.Second), nil
+		}
+		return day, nil
 	}
 	return time.Time{}, fmt.Errorf("not an ISO-8601 date or date-time")
+}
+
+func isDateOnly(v string) bool {
+	_, err := time.Parse(time.DateOnly, v)
+	return err == nil
 }
 
 func (lq listQuery) match(st stored, exclusive bool) bool {
@@ -142,16 +168,17 @@ func (o ordered) MarshalJSON() ([]byte, error) {
 // requests shift the pages as they would on the real API.
 func (s *Server) serveList(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	lq, err := parseListQuery(q)
+	lq, err := parseListQuery(q, s.opts.DatePrecision, s.opts.PageCap)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	now := s.now()
+	exclusive := s.opts.ExclusiveDateBounds && s.opts.DatePrecision == SecondPrecision
+	now := s.Now()
 	s.mu.Lock()
 	var matched []Event
 	for _, st := range s.events {
-		if visible(st.Event, now) && lq.match(st, s.opts.ExclusiveDateBounds) {
+		if visible(st.Event, now) && lq.match(st, exclusive) {
 			matched = append(matched, st.Event)
 		}
 	}
@@ -162,6 +189,10 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request) {
 
 	total := len(matched)
 	totalPages := (total + lq.size - 1) / lq.size
+	if last := max(totalPages, 1); s.opts.PastEndNotFound && lq.page > last {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("Page %d not found: the last page is %d", lq.page, last))
+		return
+	}
 	base := s.baseURL(r)
 	ans := pageAnswer{
 		Links: s.pageLinks(base, q, lq, totalPages),
@@ -177,7 +208,7 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request) {
 		page := matched[start:min(start+lq.size, total)]
 		ans.Embedded = &embedded{Events: make([]wireEvent, len(page))}
 		for i, e := range page {
-			ans.Embedded.Events[i] = e.withSelf(base + "/events/" + e.ID)
+			ans.Embedded.Events[i] = e.withSelf(base+"/events/"+e.ID, s.opts.CreatedAtFormat)
 		}
 	}
 	body, err := marshal(ans)

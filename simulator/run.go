@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// Run adds live events (created_at = the server's now) at about perSecond
+// Run adds live events (created_at = the API's now) at about perSecond
 // on average, with occasional bursts in one second, until ctx is done.
 // A rate of zero or less adds nothing and just waits for ctx.
 func (s *Server) Run(ctx context.Context, perSecond float64) {
@@ -25,7 +25,7 @@ func (s *Server) Run(ctx context.Context, perSecond float64) {
 		case <-t.C:
 		}
 		s.mu.Lock()
-		at := s.now().UTC().Truncate(time.Second)
+		at := s.Now().UTC().Truncate(time.Second)
 		n := s.burstSize()
 		events := make([]Event, n)
 		for i := range events {

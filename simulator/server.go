@@ -39,6 +39,11 @@ type Options struct {
 	Order Order
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// ClockSkew is how far the API's clock runs ahead of Now (behind when
+	// negative). The API's clock writes the Date header of every answer,
+	// stamps the events of Generate and Run, and decides which events are
+	// visible yet.
+	ClockSkew time.Duration
 	// EventTypes is the OPTIONS answer; default DefaultEventTypes.
 	EventTypes []EventType
 	// OptionsNoContent makes OPTIONS /events answer 204 with no body, which
@@ -48,8 +53,22 @@ type Options struct {
 	// (default) or "page".
 	PageNumberKey string
 	// ExclusiveDateBounds makes date_from and date_to both exclusive;
-	// by default both are inclusive, to the second.
+	// by default both are inclusive, to the second. Only SecondPrecision
+	// reads bounds to the second, so only it heeds this.
 	ExclusiveDateBounds bool
+	// DatePrecision is how date_from and date_to are read; default
+	// SecondPrecision.
+	DatePrecision DatePrecision
+	// PageCap is the most events a page holds whatever size asks, as a
+	// server with a smaller maximum than the documented 100 would serve;
+	// 0 caps at 100 only. The page block and links give the size served.
+	PageCap int
+	// PastEndNotFound makes a page number past the last answer 404, which
+	// the docs list for GET /events, instead of an empty page.
+	PastEndNotFound bool
+	// CreatedAtFormat is how answers spell created_at; default
+	// DefaultCreatedAt, the documented spelling.
+	CreatedAtFormat CreatedAtFormat
 	// BasePath prefixes the routes, e.g. "/beta/audit"; default "", which
 	// serves /events and /events/{id}.
 	BasePath string
@@ -152,7 +171,7 @@ func (s *Server) addLocked(events []Event) []Event {
 		// The context was copied above from values a caller built in Go, so
 		// an error here could only be a value JSON cannot hold (a channel, a
 		// function); such an event is still served, just never found by text.
-		raw, _ := marshal(e.wire())
+		raw, _ := marshal(e.wire(DefaultCreatedAt))
 		st.search = bytes.ToLower(raw)
 		i, _ := slices.BinarySearchFunc(s.events, st, compareStored)
 		s.events = slices.Insert(s.events, i, st)
@@ -176,10 +195,15 @@ func compareStored(a, b stored) int {
 	return 0
 }
 
-// Visible returns every event visible now, oldest first: what a complete
-// reader should have counted.
+// Now reads the API's clock: Options.Now plus Options.ClockSkew.
+func (s *Server) Now() time.Time {
+	return s.now().Add(s.opts.ClockSkew)
+}
+
+// Visible returns every event visible now on the API's clock, oldest
+// first: what a complete reader should have counted.
 func (s *Server) Visible() []Event {
-	now := s.now()
+	now := s.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []Event
@@ -193,8 +217,10 @@ func (s *Server) Visible() []Event {
 	return out
 }
 
+// visible reports whether e is listed at the API's time now: an event
+// stamped later than now has not happened yet.
 func visible(e Event, now time.Time) bool {
-	return e.VisibleAt.IsZero() || !now.Before(e.VisibleAt)
+	return !now.Before(e.CreatedAt) && (e.VisibleAt.IsZero() || !now.Before(e.VisibleAt))
 }
 
 // ServeHTTP answers the Audit API's routes.
@@ -218,6 +244,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt route) bool {
 		case <-t.C:
 		}
 	}
+	w.Header().Set("Date", s.Now().UTC().Format(http.TimeFormat))
 	if f.status != 0 {
 		f.write(w)
 		return true
@@ -283,7 +310,7 @@ func (s *Server) route(r *http.Request) route {
 }
 
 func (s *Server) serveGet(w http.ResponseWriter, r *http.Request, id string) {
-	now := s.now()
+	now := s.Now()
 	s.mu.Lock()
 	st, ok := s.byID[id]
 	var e Event
@@ -295,7 +322,7 @@ func (s *Server) serveGet(w http.ResponseWriter, r *http.Request, id string) {
 		writeError(w, http.StatusNotFound, "Event with id "+id+" not found")
 		return
 	}
-	writeJSON(w, http.StatusOK, "application/hal+json", e.withSelf(s.baseURL(r)+"/events/"+e.ID))
+	writeJSON(w, http.StatusOK, "application/hal+json", e.withSelf(s.baseURL(r)+"/events/"+e.ID, s.opts.CreatedAtFormat))
 }
 
 func (s *Server) serveOptions(w http.ResponseWriter) {

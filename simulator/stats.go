@@ -3,6 +3,7 @@ package simulator
 import (
 	"maps"
 	"net/http"
+	"net/url"
 	"slices"
 )
 
@@ -19,6 +20,10 @@ type Stats struct {
 	ByPath map[string]int
 	// ByRoute counts requests by route: "list", "get", "options" or "other".
 	ByRoute map[string]int
+	// ByDateBounds counts GET /events requests by how their date_from and
+	// date_to are spelt: "none" (neither given), "date" (each given is a
+	// date alone, yyyy-MM-dd), "time" (each has a time of day) or "mixed".
+	ByDateBounds map[string]int
 	// Canceled counts requests whose client gave up during the injected
 	// latency, before any answer.
 	Canceled int
@@ -36,7 +41,7 @@ type Request struct {
 }
 
 func newStats() Stats {
-	return Stats{ByStatus: map[int]int{}, ByPath: map[string]int{}, ByRoute: map[string]int{}}
+	return Stats{ByStatus: map[int]int{}, ByPath: map[string]int{}, ByRoute: map[string]int{}, ByDateBounds: map[string]int{}}
 }
 
 // Stats returns a copy of the request counters.
@@ -47,6 +52,7 @@ func (s *Server) Stats() Stats {
 	st.ByStatus = maps.Clone(st.ByStatus)
 	st.ByPath = maps.Clone(st.ByPath)
 	st.ByRoute = maps.Clone(st.ByRoute)
+	st.ByDateBounds = maps.Clone(st.ByDateBounds)
 	st.Recent = slices.Clone(st.Recent)
 	return st
 }
@@ -58,6 +64,9 @@ func (s *Server) record(r *http.Request, rt route, status int, canceled bool) {
 	st.Requests++
 	st.ByPath[r.URL.Path]++
 	st.ByRoute[rt.name]++
+	if rt.kind == routeList {
+		st.ByDateBounds[dateBounds(r.URL.Query())]++
+	}
 	if canceled {
 		st.Canceled++
 		status = 0
@@ -68,6 +77,30 @@ func (s *Server) record(r *http.Request, rt route, status int, canceled bool) {
 		st.Recent = slices.Delete(st.Recent, 0, 1)
 	}
 	st.Recent = append(st.Recent, Request{Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery, Status: status})
+}
+
+// dateBounds names how a list query spells its date bounds, for
+// Stats.ByDateBounds.
+func dateBounds(q url.Values) string {
+	dates, times := 0, 0
+	for _, k := range []string{"date_from", "date_to"} {
+		switch v := q.Get(k); {
+		case v == "":
+		case isDateOnly(v):
+			dates++
+		default:
+			times++
+		}
+	}
+	switch {
+	case dates > 0 && times > 0:
+		return "mixed"
+	case dates > 0:
+		return "date"
+	case times > 0:
+		return "time"
+	}
+	return "none"
 }
 
 // recorder remembers the status written through it.

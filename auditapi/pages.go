@@ -1,0 +1,146 @@
+package auditapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/go-kit/log/level"
+)
+
+// Pages calls fn with every page of q in turn, from page 1 (q.Page is
+// ignored; a zero q.Size means MaxPageSize), until the API's answers agree
+// that there is no more or fn returns more=false. It returns what it read
+// even with an error.
+//
+// The page numbers are computed here, never taken from the next links, so
+// that the credentials cannot be sent to another host and a link pointing
+// back cannot loop. Every page is asked for with q.Size: a server that
+// serves fewer events than asked pages by its own size, so page n is the
+// n-th of its pages.
+//
+// The API's page metadata is not documented well enough to trust one signal
+// alone. Paging goes on while the next link, page.totalPages or
+// page.totalElements says there is more. A page for which none does is the
+// last if it is short of the served size, or if the page block has totals;
+// a full page with no totals and no next link needs one more request to
+// tell. An empty page ends the walk, as does a 404 for a page after the
+// first: a page past the end may be either. The caller compares
+// Listing.Events with Listing.TotalElements to tell whether the API served
+// everything it counted.
+func (c *Client) Pages(ctx context.Context, q Query, fn func(*Page) (more bool, err error)) (Listing, error) {
+	if q.Size == 0 {
+		q.Size = MaxPageSize
+	}
+	w := walk{asked: q.Size, l: Listing{TotalElements: -1}}
+	var prevIDs []string
+	for n := 1; ; n++ {
+		if n > c.maxPages {
+			return w.l, &Error{Endpoint: EndpointList, Reason: ReasonPageLimit, op: fmt.Sprintf("fetching events page %d", n),
+				Message: fmt.Sprintf("more than %d pages; narrow the query or raise the page limit", c.maxPages)}
+		}
+		q.Page = n
+		p, err := c.ListPage(ctx, q)
+		switch {
+		case n > 1 && errors.Is(err, ErrNotFound):
+			return w.l, nil
+		case err != nil:
+			return w.l, err
+		}
+		w.l.Pages++
+		if p.numbered && p.Number != n {
+			w.l.PageNumberMismatches++
+			level.Debug(c.logger).Log("msg", "Audit API page number differs from the one asked for", "asked", n, "got", p.Number)
+		}
+		ids := eventIDs(p)
+		if len(ids) > 0 && slices.Equal(ids, prevIDs) {
+			return w.l, &Error{Endpoint: EndpointList, Reason: ReasonDecode, op: fmt.Sprintf("fetching events page %d", n),
+				Message: fmt.Sprintf("the API ignored the page parameter: page %d has the same events as page %d", n, n-1)}
+		}
+		w.l.Events += len(p.Events)
+		if p.HasTotalElements {
+			w.l.TotalElements = p.TotalElements
+		}
+		more, err := fn(p)
+		if err != nil {
+			return w.l, fmt.Errorf("handling events page %d: %w", n, err)
+		}
+		if !more {
+			w.l.Stopped = true
+			return w.l, nil
+		}
+		if w.last(p, n) {
+			return w.l, nil
+		}
+		prevIDs = ids
+	}
+}
+
+// walk is the state of one Pages walk.
+type walk struct {
+	asked int // the page size asked for
+	l     Listing
+	// pageSize is page.size while every page has reported the same one;
+	// -1 once they differed.
+	pageSize int
+}
+
+// last reports whether page n, already counted, ends the walk, and learns
+// the page size the API serves from it.
+func (w *walk) last(p *Page, n int) bool {
+	switch {
+	case w.pageSize == 0:
+		w.pageSize = p.Size
+	case w.pageSize != p.Size:
+		w.pageSize = -1
+	}
+	count := len(p.Events)
+	if count == 0 {
+		return true
+	}
+	more := p.HasNext ||
+		(p.TotalPages > 0 && (n < p.TotalPages || (p.numbered && p.Number < p.TotalPages))) ||
+		(p.HasTotalElements && w.l.Events < p.TotalElements)
+	expect := w.l.PageSize
+	if expect == 0 {
+		expect = w.asked
+		if w.pageSize > 0 && w.pageSize < w.asked {
+			expect = w.pageSize
+		}
+	}
+	if !more && (count < expect || p.TotalPages > 0 || p.HasTotalElements) {
+		return true
+	}
+	w.l.PageSize = max(w.l.PageSize, w.served(count))
+	return false
+}
+
+// served is the page size a page of count events shows, taking page.size
+// when every page has said the same and it is below the size asked (at or
+// above it, page.size may only echo the request).
+func (w *walk) served(count int) int {
+	if w.pageSize > 0 && w.pageSize < w.asked && w.pageSize >= count {
+		return w.pageSize
+	}
+	return count
+}
+
+// eventIDs lists the ids of a page, to tell whether the API ignored the
+// page parameter.
+func eventIDs(p *Page) []string {
+	ids := make([]string, len(p.Events))
+	for i := range p.Events {
+		ids[i] = p.Events[i].ID
+	}
+	return ids
+}
+
+// checkNotEmpty fails a page n that holds no events while its own page block
+// says it should: that is a broken answer, not the end of the list.
+func (p *Page) checkNotEmpty(n int) error {
+	if len(p.Events) == 0 && p.TotalElements > 0 && n <= p.TotalPages {
+		return fmt.Errorf("page %d of %d holds no events while the page block counts %d", n, p.TotalPages, p.TotalElements)
+	}
+	return nil
+}
