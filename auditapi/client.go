@@ -60,8 +60,9 @@ type Config struct {
 	// exponential from 500ms to 30s with jitter. Tests inject a zero one.
 	NewBackOff func() backoff.BackOff
 	// MaxRetryAfter is the longest wait a Retry-After header gets: a longer
-	// one is cut to it (default 5m). A Retry-After past the context's
-	// deadline fails the call at once instead.
+	// one is cut to it (default 5m), and tests shorten it to wait on
+	// nothing. A wait that would end past the context's deadline fails the
+	// call at once instead.
 	MaxRetryAfter time.Duration
 	// Now is the clock for Retry-After dates, request durations and
 	// receipt times; nil is time.Now.

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Decoding is lenient where the API's documentation is thin: a field of an
@@ -23,11 +24,20 @@ type text string
 
 func (t *text) UnmarshalJSON(b []byte) error {
 	*t = ""
-	if len(b) > 0 && b[0] == '"' {
-		var s string
-		if json.Unmarshal(b, &s) == nil {
-			*t = text(s)
-		}
+	if len(b) < 2 || b[0] != '"' {
+		return nil
+	}
+	// encoding/json has checked b already: without escapes and in valid
+	// UTF-8, the text between the quotes is the value. Anything else goes
+	// through encoding/json again, which also turns invalid UTF-8 into
+	// U+FFFD (a label value must be valid UTF-8).
+	if s := b[1 : len(b)-1]; bytes.IndexByte(s, '\\') < 0 && utf8.Valid(s) {
+		*t = text(s)
+		return nil
+	}
+	var s string
+	if json.Unmarshal(b, &s) == nil {
+		*t = text(s)
 	}
 	return nil
 }
@@ -185,6 +195,48 @@ var (
 	errNotList   = errors.New("_embedded.events is not a JSON array")
 )
 
+// eventList is _embedded.events: an array of events, or null. Each event
+// keeps a copy of its bytes as Raw.
+type eventList []Event
+
+func (l *eventList) UnmarshalJSON(b []byte) error {
+	*l = nil
+	if string(b) == "null" {
+		return nil
+	}
+	var raws []eventBytes
+	if b[0] != '[' || json.Unmarshal(b, &raws) != nil {
+		return errNotList
+	}
+	for _, raw := range raws {
+		*l = append(*l, decodeEvent(raw))
+	}
+	return nil
+}
+
+// eventBytes is one element of the events array, copied.
+type eventBytes []byte
+
+func (e *eventBytes) UnmarshalJSON(b []byte) error {
+	*e = bytes.Clone(b)
+	return nil
+}
+
+// lenient is a block that carries nothing when it has another shape than
+// an object; only the events array and the page block are held to theirs.
+type lenient[T any] struct{ v T }
+
+func (l *lenient[T]) UnmarshalJSON(b []byte) error {
+	if isObject(b) {
+		var v T
+		if err := json.Unmarshal(b, &v); err != nil {
+			return err
+		}
+		l.v = v
+	}
+	return nil
+}
+
 // DecodePage decodes the body of a GET /events answer, as ListPage does;
 // any error means the body as a whole is not a page (most often a cut
 // connection).
@@ -193,44 +245,23 @@ func DecodePage(body []byte) (*Page, error) {
 		return nil, errNotObject
 	}
 	var w struct {
-		Embedded json.RawMessage `json:"_embedded"`
-		Links    json.RawMessage `json:"_links"`
-		Page     json.RawMessage `json:"page"`
+		Embedded lenient[struct {
+			Events eventList `json:"events"`
+		}] `json:"_embedded"`
+		Links lenient[struct {
+			Next json.RawMessage `json:"next"`
+		}] `json:"_links"`
+		Page *pageBlock `json:"page"`
 	}
 	if err := json.Unmarshal(body, &w); err != nil {
-		return nil, err
-	}
-	var embedded struct {
-		Events json.RawMessage `json:"events"`
-	}
-	var links struct {
-		Next json.RawMessage `json:"next"`
-	}
-	// A block of another shape carries nothing: only the events array and
-	// the page block are checked.
-	if isObject(w.Embedded) {
-		_ = json.Unmarshal(w.Embedded, &embedded)
-	}
-	if isObject(w.Links) {
-		_ = json.Unmarshal(w.Links, &links)
-	}
-	var raws []json.RawMessage
-	if len(embedded.Events) > 0 {
-		if err := json.Unmarshal(embedded.Events, &raws); err != nil {
+		if errors.Is(err, errNotList) {
 			return nil, errNotList
 		}
+		return nil, fmt.Errorf("page: %w", err)
 	}
-	p := &Page{HasNext: len(links.Next) > 0 && string(links.Next) != "null"}
-	for _, raw := range raws {
-		p.Events = append(p.Events, decodeEvent(raw))
-	}
-	var m *pageBlock
-	if len(w.Page) > 0 {
-		if err := json.Unmarshal(w.Page, &m); err != nil {
-			return nil, fmt.Errorf("page block: %w", err)
-		}
-	}
-	if m != nil {
+	next := w.Links.v.Next
+	p := &Page{Events: w.Embedded.v.Events, HasNext: len(next) > 0 && string(next) != "null"}
+	if m := w.Page; m != nil {
 		switch {
 		case m.Number != nil:
 			p.Number, p.numbered = *m.Number, true
