@@ -439,9 +439,9 @@ func TestNewValidates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.base.String() != DefaultBaseURL || c.timeout != DefaultTimeout || c.maxBody != DefaultMaxResponseBytes ||
-		c.maxPages != DefaultMaxPages || c.userAgent != DefaultUserAgent || c.limiter != nil ||
-		c.maxWait != DefaultMaxRetryAfter || c.now == nil || c.newBackOff == nil {
+	if c.base.String() != DefaultBaseURL || c.cfg.Timeout != DefaultTimeout || c.cfg.MaxResponseBytes != DefaultMaxResponseBytes ||
+		c.cfg.MaxPages != DefaultMaxPages || c.cfg.UserAgent != DefaultUserAgent || c.limiter != nil ||
+		c.cfg.MaxRetryAfter != DefaultMaxRetryAfter || c.cfg.Now == nil || c.cfg.NewBackOff == nil {
 		t.Errorf("defaults not applied: %+v", c)
 	}
 }

@@ -2,6 +2,7 @@ package auditapi
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -47,29 +48,24 @@ func (t *text) UnmarshalJSON(b []byte) error {
 type userID string
 
 func (u *userID) UnmarshalJSON(b []byte) error {
-	switch {
-	case len(b) > 0 && (b[0] == '-' || (b[0] >= '0' && b[0] <= '9')):
+	var t text
+	_ = t.UnmarshalJSON(b)
+	*u = userID(t)
+	if b[0] == '-' || (b[0] >= '0' && b[0] <= '9') {
 		*u = userID(b)
-	default:
-		var t text
-		_ = t.UnmarshalJSON(b)
-		*u = userID(t)
 	}
 	return nil
 }
 
-// createdAt is created_at in any form a real API could send; see
-// parseCreatedAt.
+// createdAt is created_at as text or as an epoch number; see parseCreatedAt.
 type createdAt time.Time
 
 func (c *createdAt) UnmarshalJSON(b []byte) error {
-	*c = createdAt{}
-	switch {
-	case len(b) > 0 && b[0] == '"':
-		var t text
-		_ = t.UnmarshalJSON(b)
+	var t text
+	_ = t.UnmarshalJSON(b)
+	if b[0] == '"' {
 		*c = createdAt(parseCreatedAt(string(t)))
-	case len(b) > 0 && (b[0] == '-' || (b[0] >= '0' && b[0] <= '9')):
+	} else {
 		*c = createdAt(parseEpoch(string(b)))
 	}
 	return nil
@@ -92,22 +88,21 @@ type wireEvent struct {
 	Context              json.RawMessage `json:"context"`
 }
 
-// decodeEvent reads one valid JSON value as an event; a value that is not
-// an object gives an event with only Raw, as encoding/json leaves a struct
-// alone for a value of another type. The event keeps raw as Raw.
+// decodeEvent reads one valid JSON value as an event, which keeps raw as
+// Raw. A value that is not an object gives an event with only Raw, as
+// encoding/json leaves a struct alone for a value of another type.
 func decodeEvent(raw []byte) Event {
-	e := Event{Raw: raw}
 	var w wireEvent
 	if !isObject(raw) || json.Unmarshal(raw, &w) != nil {
-		return e
+		return Event{Raw: raw}
 	}
-	e.ID, e.EventType, e.EventTypeDescription = string(w.ID), string(w.EventType), string(w.EventTypeDescription)
-	e.CreatedAt = time.Time(w.CreatedAt)
-	e.UserEmail, e.UserID, e.AccountID = string(w.UserEmail), string(w.UserID), string(w.AccountID)
-	e.Source, e.SourceIP = string(w.Source), string(w.SourceIP)
-	e.SourceDescription, e.SourceCountry = string(w.SourceDescription), string(w.SourceCountry)
-	e.Context = w.Context
-	return e
+	return Event{
+		ID: string(w.ID), EventType: string(w.EventType), EventTypeDescription: string(w.EventTypeDescription),
+		CreatedAt: time.Time(w.CreatedAt), UserEmail: string(w.UserEmail), UserID: string(w.UserID),
+		AccountID: string(w.AccountID), Source: string(w.Source), SourceIP: string(w.SourceIP),
+		SourceDescription: string(w.SourceDescription), SourceCountry: string(w.SourceCountry),
+		Context: w.Context, Raw: raw,
+	}
 }
 
 // UnmarshalJSON decodes an event as the Audit API sends it, leniently: a
@@ -137,12 +132,6 @@ var createdAtLayouts = []string{
 // else, which the caller counts as invalid.
 func parseCreatedAt(s string) time.Time {
 	s = strings.TrimSpace(s)
-	if s == "" {
-		return time.Time{}
-	}
-	if s[0] >= '0' && s[0] <= '9' && !strings.ContainsAny(s, "-:") {
-		return parseEpoch(s)
-	}
 	if len(s) > 10 && s[10] == ' ' {
 		s = s[:10] + "T" + s[11:]
 	}
@@ -151,12 +140,12 @@ func parseCreatedAt(s string) time.Time {
 			return t.UTC()
 		}
 	}
-	return time.Time{}
+	return parseEpoch(s)
 }
 
-// epochMillisFrom is where epoch numbers are read as milliseconds: 1e11
-// seconds is the year 5138, 1e11 milliseconds is March 1973, before the
-// API existed. maxEpoch keeps the conversion away from overflow.
+// Epoch numbers from epochMillisFrom on are milliseconds: 1e11 seconds is
+// the year 5138, 1e11 milliseconds is March 1973, before the API existed.
+// maxEpoch keeps the conversion away from overflow.
 const (
 	epochMillisFrom = 1e11
 	maxEpoch        = 1e15
@@ -166,19 +155,14 @@ const (
 // with an optional fraction; the zero time for anything else.
 func parseEpoch(s string) time.Time {
 	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || math.IsNaN(f) || f < 0 || f >= maxEpoch {
+	if err != nil || !(f >= 0 && f < maxEpoch) {
 		return time.Time{}
 	}
+	micros := 1e6
 	if f >= epochMillisFrom {
-		if ms, err := strconv.ParseInt(s, 10, 64); err == nil {
-			return time.UnixMilli(ms).UTC()
-		}
-		return time.UnixMicro(int64(f * 1e3)).UTC()
+		micros = 1e3
 	}
-	if secs, err := strconv.ParseInt(s, 10, 64); err == nil {
-		return time.Unix(secs, 0).UTC()
-	}
-	return time.UnixMicro(int64(f * 1e6)).UTC()
+	return time.UnixMicro(int64(math.Round(f * micros))).UTC()
 }
 
 // pageBlock is a page's "page" object. Pointers tell a missing value from 0.
@@ -196,29 +180,18 @@ var (
 )
 
 // eventList is _embedded.events: an array of events, or null. Each event
-// keeps a copy of its bytes as Raw.
+// keeps a copy of its bytes (json.RawMessage copies) as Raw.
 type eventList []Event
 
 func (l *eventList) UnmarshalJSON(b []byte) error {
-	*l = nil
-	if string(b) == "null" {
-		return nil
-	}
-	var raws []eventBytes
-	if b[0] != '[' || json.Unmarshal(b, &raws) != nil {
+	var raws []json.RawMessage
+	if (b[0] != '[' && string(b) != "null") || json.Unmarshal(b, &raws) != nil {
 		return errNotList
 	}
+	*l = nil
 	for _, raw := range raws {
 		*l = append(*l, decodeEvent(raw))
 	}
-	return nil
-}
-
-// eventBytes is one element of the events array, copied.
-type eventBytes []byte
-
-func (e *eventBytes) UnmarshalJSON(b []byte) error {
-	*e = bytes.Clone(b)
 	return nil
 }
 
@@ -227,14 +200,10 @@ func (e *eventBytes) UnmarshalJSON(b []byte) error {
 type lenient[T any] struct{ v T }
 
 func (l *lenient[T]) UnmarshalJSON(b []byte) error {
-	if isObject(b) {
-		var v T
-		if err := json.Unmarshal(b, &v); err != nil {
-			return err
-		}
-		l.v = v
+	if !isObject(b) {
+		return nil
 	}
-	return nil
+	return json.Unmarshal(b, &l.v)
 }
 
 // DecodePage decodes the body of a GET /events answer, as ListPage does;
@@ -253,34 +222,25 @@ func DecodePage(body []byte) (*Page, error) {
 		}] `json:"_links"`
 		Page *pageBlock `json:"page"`
 	}
-	if err := json.Unmarshal(body, &w); err != nil {
-		if errors.Is(err, errNotList) {
-			return nil, errNotList
-		}
+	if err := json.Unmarshal(body, &w); errors.Is(err, errNotList) {
+		return nil, errNotList
+	} else if err != nil {
 		return nil, fmt.Errorf("page: %w", err)
 	}
 	next := w.Links.v.Next
 	p := &Page{Events: w.Embedded.v.Events, HasNext: len(next) > 0 && string(next) != "null"}
 	if m := w.Page; m != nil {
-		switch {
-		case m.Number != nil:
-			p.Number, p.numbered = *m.Number, true
-		case m.Page != nil:
-			p.Number, p.numbered = *m.Page, true
+		deref := func(p *int) int {
+			if p == nil {
+				return 0
+			}
+			return *p
 		}
-		p.Size = deref(m.Size)
-		p.TotalPages = deref(m.TotalPages)
-		p.TotalElements = deref(m.TotalElements)
+		p.Number, p.numbered = deref(cmp.Or(m.Number, m.Page)), m.Number != nil || m.Page != nil
+		p.Size, p.TotalPages, p.TotalElements = deref(m.Size), deref(m.TotalPages), deref(m.TotalElements)
 		p.HasTotalElements = m.TotalElements != nil
 	}
 	return p, nil
-}
-
-func deref(p *int) int {
-	if p == nil {
-		return 0
-	}
-	return *p
 }
 
 func isObject(body []byte) bool {
@@ -288,29 +248,23 @@ func isObject(body []byte) bool {
 	return len(b) > 0 && b[0] == '{'
 }
 
-// decodeEventTypes reads the OPTIONS /events answer. A bare array is
-// accepted as well as the documented {"eventTypes": [...]}.
+// decodeEventTypes reads the OPTIONS /events answer: the documented
+// {"eventTypes": [...]}, or a bare array. An empty answer gives nil.
 func decodeEventTypes(body []byte) ([]EventType, error) {
 	b := bytes.TrimSpace(body)
-	if len(b) == 0 {
-		return nil, nil
+	var w struct {
+		EventTypes []EventType `json:"eventTypes"`
 	}
-	var types []EventType
-	if b[0] == '[' {
-		if err := json.Unmarshal(b, &types); err != nil {
-			return nil, err
-		}
-	} else {
-		var w struct {
-			EventTypes []EventType `json:"eventTypes"`
-		}
-		if err := json.Unmarshal(b, &w); err != nil {
-			return nil, err
-		}
-		types = w.EventTypes
+	var err error
+	switch {
+	case len(b) == 0:
+	case b[0] == '[':
+		err = json.Unmarshal(b, &w.EventTypes)
+	default:
+		err = json.Unmarshal(b, &w)
 	}
-	if len(types) == 0 {
-		return nil, nil
+	if err != nil || len(w.EventTypes) == 0 {
+		return nil, err
 	}
-	return types, nil
+	return w.EventTypes, nil
 }

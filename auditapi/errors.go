@@ -1,6 +1,7 @@
 package auditapi
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // Reasons reported by Reason and carried in Error.Reason.
@@ -58,25 +58,16 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	var b strings.Builder
-	if e.op != "" {
-		b.WriteString(e.op)
-	} else {
-		fmt.Fprintf(&b, "calling the audit API (%s)", e.Endpoint)
-	}
+	s := cmp.Or(e.op, "calling the audit API ("+e.Endpoint+")")
 	if e.StatusCode != 0 {
-		fmt.Fprintf(&b, ": HTTP %d", e.StatusCode)
-		if t := http.StatusText(e.StatusCode); t != "" {
-			b.WriteString(" " + t)
+		s += strings.TrimSpace(fmt.Sprintf(": HTTP %d %s", e.StatusCode, http.StatusText(e.StatusCode)))
+	}
+	for _, part := range []string{e.Message, e.errText} {
+		if part != "" {
+			s += ": " + part
 		}
 	}
-	if e.Message != "" {
-		b.WriteString(": " + e.Message)
-	}
-	if e.errText != "" {
-		b.WriteString(": " + e.errText)
-	}
-	return b.String()
+	return s
 }
 
 func (e *Error) Unwrap() error { return e.err }
@@ -175,15 +166,12 @@ func apiMessage(body []byte) string {
 	return truncate(strings.Join(strings.Fields(string(body)), " "))
 }
 
+// truncate cuts s to maxMessageBytes, dropping a rune the cut splits.
 func truncate(s string) string {
 	if len(s) <= maxMessageBytes {
 		return s
 	}
-	cut := maxMessageBytes
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "..."
+	return strings.ToValidUTF8(s[:maxMessageBytes], "") + "..."
 }
 
 // maxRetryAfterSeconds is a year: longer than any wait the client accepts.

@@ -36,9 +36,9 @@ func (c *Client) Pages(ctx context.Context, q Query, fn func(*Page) (more bool, 
 	w := walk{asked: q.Size, l: Listing{TotalElements: -1}}
 	var prevIDs []string
 	for n := 1; ; n++ {
-		if n > c.maxPages {
+		if n > c.cfg.MaxPages {
 			return w.l, &Error{Endpoint: EndpointList, Reason: ReasonPageLimit, op: fmt.Sprintf("fetching events page %d", n),
-				Message: fmt.Sprintf("more than %d pages; narrow the query or raise the page limit", c.maxPages)}
+				Message: fmt.Sprintf("more than %d pages; narrow the query or raise the page limit", c.cfg.MaxPages)}
 		}
 		q.Page = n
 		p, err := c.ListPage(ctx, q)
@@ -51,7 +51,7 @@ func (c *Client) Pages(ctx context.Context, q Query, fn func(*Page) (more bool, 
 		w.l.Pages++
 		if p.numbered && p.Number != n {
 			w.l.PageNumberMismatches++
-			level.Debug(c.logger).Log("msg", "Audit API page number differs from the one asked for", "asked", n, "got", p.Number)
+			level.Debug(c.cfg.Logger).Log("msg", "Audit API page number differs from the one asked for", "asked", n, "got", p.Number)
 		}
 		ids := eventIDs(p)
 		if len(ids) > 0 && slices.Equal(ids, prevIDs) {
