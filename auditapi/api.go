@@ -62,8 +62,9 @@ func (c *Client) ListPage(ctx context.Context, q Query) (*Page, error) {
 			if page, err = DecodePage(r.body); err != nil {
 				return err
 			}
-			if err = page.checkNotEmpty(max(q.Page, 1)); err != nil {
-				return err
+			// Not the end of the list: a broken answer.
+			if n := max(q.Page, 1); len(page.Events) == 0 && page.TotalElements > 0 && n <= page.TotalPages {
+				return fmt.Errorf("page %d of %d holds no events while the page block counts %d", n, page.TotalPages, page.TotalElements)
 			}
 		}
 		page.Date, page.Received = r.date, r.received
@@ -100,9 +101,8 @@ func (c *Client) GetEvent(ctx context.Context, id string) (*Event, error) {
 // gives nil and no error.
 func (c *Client) EventTypes(ctx context.Context) ([]EventType, error) {
 	var types []EventType
-	err := c.call(ctx, EndpointOptions, "listing event types", http.MethodOptions, c.endpointURL(nil, "events"), func(r *response) error {
-		t, err := decodeEventTypes(r.body)
-		types = t
+	err := c.call(ctx, EndpointOptions, "listing event types", http.MethodOptions, c.endpointURL(nil, "events"), func(r *response) (err error) {
+		types, err = decodeEventTypes(r.body)
 		return err
 	})
 	if err != nil {

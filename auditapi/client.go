@@ -53,24 +53,19 @@ type Config struct {
 	UserAgent         string        // default DefaultUserAgent
 	MaxResponseBytes  int64         // default 32 MiB; a larger body is an error (reason "decode")
 	MaxPages          int           // Pages stops with an error (reason "page_limit") past this many pages; default 10000
-	// NewBackOff gives the waits between the attempts of one call; nil is
-	// exponential from 500ms to 30s with jitter. Tests inject a zero one.
+	// NewBackOff gives the waits between the attempts of a call; nil is
+	// exponential from 500ms to 30s with jitter.
 	NewBackOff func() backoff.BackOff
-	// MaxRetryAfter is the longest wait a Retry-After header gets: a longer
-	// one is cut to it (default 5m), and tests shorten it to wait on
-	// nothing. A wait that would end past the context's deadline fails the
-	// call at once instead.
+	// MaxRetryAfter cuts a longer Retry-After to it; default 5m. A wait
+	// past the context's deadline fails the call at once instead.
 	MaxRetryAfter time.Duration
-	// Now is the clock for Retry-After dates, request durations and
-	// receipt times; nil is time.Now.
-	Now func() time.Time
+	Now           func() time.Time // for Retry-After dates, durations and receipt times; nil: time.Now
 }
 
 // Observer is told about every request, so that the exporter can count them.
 type Observer interface {
-	// Request is called once per attempt. endpoint is "list", "get" or
-	// "options"; code is the HTTP status as text, or "error" when no
-	// response came.
+	// Request is called once per attempt, with an Endpoint* value and the
+	// HTTP status as text, or "error" when no response came.
 	Request(endpoint, code string, d time.Duration)
 	// Retry is called before each retry, with the reason as Reason().
 	Retry(endpoint, reason string)
@@ -181,10 +176,9 @@ func defaultBackOff() backoff.BackOff {
 type response struct {
 	status int
 	body   []byte
-	// date is the Date header (zero when missing or unreadable), received
+	// date is the Date header, zero when missing or unreadable; received
 	// the local time the answer came.
-	date     time.Time
-	received time.Time
+	date, received time.Time
 }
 
 // call runs attempts with retries until one succeeds, a failure cannot be
@@ -205,15 +199,14 @@ func (c *Client) call(ctx context.Context, endpoint, op, method, target string, 
 		backoff.WithMaxElapsedTime(0), // bounded by ctx and MaxRetries instead
 		backoff.WithNotify(func(err error, _ time.Duration) { c.cfg.Observer.Retry(endpoint, Reason(err)) }),
 	)
-	if err == nil {
-		return nil
-	}
 	var e *Error
-	if errors.As(err, &e) {
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &e):
 		return e
-	}
-	// ctx ended between attempts: report the failure that was being retried.
-	if last != nil {
+	case last != nil:
+		// ctx ended between attempts: report the failure being retried.
 		return fmt.Errorf("%w; stopped retrying: %w", last, err)
 	}
 	return fmt.Errorf("%s: %w", op, err)

@@ -13,14 +13,9 @@ import (
 	"unicode/utf8"
 )
 
-// Decoding is lenient where the API's documentation is thin: a field of an
-// unexpected type is left empty instead of failing the page, because one odd
-// event must not cost the count of all the others. Only the page as a whole
-// (its JSON, its shape, its page block) can fail.
-
-// text is a JSON string field read leniently: any other JSON value, null
-// included, leaves it empty. As encoding/json does for a key that repeats,
-// the last value decides.
+// text is a JSON string field read leniently, as every event field is: one
+// odd event must not cost the count of the whole page. Any other JSON
+// value, null included, leaves it empty; of a repeated key, the last decides.
 type text string
 
 func (t *text) UnmarshalJSON(b []byte) error {
@@ -28,10 +23,9 @@ func (t *text) UnmarshalJSON(b []byte) error {
 	if len(b) < 2 || b[0] != '"' {
 		return nil
 	}
-	// encoding/json has checked b already: without escapes and in valid
-	// UTF-8, the text between the quotes is the value. Anything else goes
-	// through encoding/json again, which also turns invalid UTF-8 into
-	// U+FFFD (a label value must be valid UTF-8).
+	// b is valid JSON: without escapes, the text between the quotes is the
+	// value. encoding/json also turns invalid UTF-8 into U+FFFD, as a
+	// label value needs.
 	if s := b[1 : len(b)-1]; bytes.IndexByte(s, '\\') < 0 && utf8.Valid(s) {
 		*t = text(s)
 		return nil
@@ -88,9 +82,8 @@ type wireEvent struct {
 	Context              json.RawMessage `json:"context"`
 }
 
-// decodeEvent reads one valid JSON value as an event, which keeps raw as
-// Raw. A value that is not an object gives an event with only Raw, as
-// encoding/json leaves a struct alone for a value of another type.
+// decodeEvent reads one valid JSON value as an event with raw as Raw; a
+// value that is not an object gives an event with only Raw.
 func decodeEvent(raw []byte) Event {
 	var w wireEvent
 	if !isObject(raw) || json.Unmarshal(raw, &w) != nil {
@@ -116,9 +109,8 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// createdAtLayouts are tried in order, after a space between date and time
-// has become a "T". Every documented example has no zone and no fraction,
-// which means UTC. A fraction is optional in each layout.
+// createdAtLayouts each take an optional fraction. Every documented example
+// has no zone and no fraction: no zone means UTC.
 var createdAtLayouts = []string{
 	"2006-01-02T15:04:05.999999999",
 	"2006-01-02T15:04:05.999999999Z07:00",
@@ -126,10 +118,8 @@ var createdAtLayouts = []string{
 	"2006-01-02T15:04:05.999999999Z07",
 }
 
-// parseCreatedAt reads created_at text: a date and time with or without a
-// zone (none is UTC), a fraction, and a space or "T" between the two; or
-// epoch seconds or milliseconds. It returns the zero time for anything
-// else, which the caller counts as invalid.
+// parseCreatedAt reads a date and time, with "T" or a space between them,
+// or epoch seconds or milliseconds; the zero time for anything else.
 func parseCreatedAt(s string) time.Time {
 	s = strings.TrimSpace(s)
 	if len(s) > 10 && s[10] == ' ' {
@@ -143,9 +133,8 @@ func parseCreatedAt(s string) time.Time {
 	return parseEpoch(s)
 }
 
-// Epoch numbers from epochMillisFrom on are milliseconds: 1e11 seconds is
-// the year 5138, 1e11 milliseconds is March 1973, before the API existed.
-// maxEpoch keeps the conversion away from overflow.
+// Epoch numbers from 1e11 on are milliseconds: 1e11 seconds is the year
+// 5138, 1e11 ms March 1973. maxEpoch keeps the conversion from overflowing.
 const (
 	epochMillisFrom = 1e11
 	maxEpoch        = 1e15
@@ -174,10 +163,7 @@ type pageBlock struct {
 	Page          *int `json:"page"`
 }
 
-var (
-	errNotObject = errors.New("expected a JSON object")
-	errNotList   = errors.New("_embedded.events is not a JSON array")
-)
+var errNotObject, errNotList = errors.New("expected a JSON object"), errors.New("_embedded.events is not a JSON array")
 
 // eventList is _embedded.events: an array of events, or null. Each event
 // keeps a copy of its bytes (json.RawMessage copies) as Raw.

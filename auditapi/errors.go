@@ -79,53 +79,55 @@ func (e *Error) Is(target error) bool {
 
 // Reason classifies err for metrics: one of Reasons, or "" for nil.
 func Reason(err error) string {
-	if err == nil {
-		return ""
-	}
 	var e *Error
-	if errors.As(err, &e) && e.Reason != "" {
+	switch {
+	case err == nil:
+		return ""
+	case errors.As(err, &e) && e.Reason != "":
 		return e.Reason
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
+	case errors.Is(err, context.DeadlineExceeded):
 		return ReasonTimeout
 	}
 	return ReasonOther
 }
 
+// statusReasons maps the statuses with a reason of their own to it, and
+// whether a retry can help. Any other 5xx is "server", retried.
+var statusReasons = map[int]struct {
+	reason string
+	retry  bool
+}{
+	http.StatusBadRequest:      {ReasonBadRequest, false},
+	http.StatusUnauthorized:    {ReasonAuth, false},
+	http.StatusForbidden:       {ReasonAuth, false},
+	http.StatusNotFound:        {ReasonNotFound, false},
+	http.StatusRequestTimeout:  {ReasonTimeout, true},
+	http.StatusTooManyRequests: {ReasonRateLimited, true},
+}
+
 // classifyStatus maps a non-2xx status to a reason and whether a retry can help.
 func classifyStatus(status int, message string) (reason string, retry bool) {
-	switch {
-	case status == http.StatusUnauthorized:
-		// The gateway reports "Quota Exceeded" as a 401: that is a rate
-		// limit, not bad credentials.
-		if strings.Contains(strings.ToLower(message), "quota") {
-			return ReasonQuota, true
-		}
-		return ReasonAuth, false
-	case status == http.StatusForbidden:
-		return ReasonAuth, false
-	case status == http.StatusTooManyRequests:
-		return ReasonRateLimited, true
-	case status == http.StatusRequestTimeout:
-		return ReasonTimeout, true
-	case status == http.StatusNotFound:
-		return ReasonNotFound, false
-	case status == http.StatusBadRequest:
-		return ReasonBadRequest, false
-	case status >= 500:
-		return ReasonServer, true
-	default:
-		return ReasonOther, false
+	// The gateway reports "Quota Exceeded" as a 401: that is a rate limit,
+	// not bad credentials.
+	if status == http.StatusUnauthorized && strings.Contains(strings.ToLower(message), "quota") {
+		return ReasonQuota, true
 	}
+	if r, ok := statusReasons[status]; ok {
+		return r.reason, r.retry
+	}
+	if status >= 500 {
+		return ReasonServer, true
+	}
+	return ReasonOther, false
 }
 
 // transportReason classifies an error that came instead of a response.
 func transportReason(err error) string {
 	var ne net.Error
-	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()):
 		return ReasonTimeout
-	}
-	if errors.Is(err, context.Canceled) {
+	case errors.Is(err, context.Canceled):
 		return ReasonOther
 	}
 	return ReasonNetwork
@@ -136,31 +138,22 @@ func transportReason(err error) string {
 // answer RFC 7807 problems, and gateways plain text or HTML.
 func apiMessage(body []byte) string {
 	var p struct {
-		Error      any    `json:"error"`
-		Title      string `json:"title"`
-		ErrorTitle string `json:"error_title"`
-		Message    string `json:"message"`
-		Detail     string `json:"detail"`
+		Error                  any
+		Title, Message, Detail string
+		ErrorTitle             string `json:"error_title"`
 	}
 	if json.Unmarshal(body, &p) == nil {
-		var parts []string
-		title := p.Title
-		if s, ok := p.Error.(string); ok && s != "" {
-			title = s
-		} else if title == "" {
-			title = p.ErrorTitle
+		title, _ := p.Error.(string)
+		title = cmp.Or(title, p.Title, p.ErrorTitle)
+		detail := cmp.Or(p.Message, p.Detail)
+		if detail == title && p.Message != "" {
+			detail = p.Detail
 		}
-		if title != "" {
-			parts = append(parts, title)
-		}
-		for _, s := range []string{p.Message, p.Detail} {
-			if s != "" && s != title {
-				parts = append(parts, s)
-				break
-			}
-		}
-		if len(parts) > 0 {
-			return truncate(strings.Join(parts, ": "))
+		switch {
+		case title != "" && detail != "" && detail != title:
+			return truncate(title + ": " + detail)
+		case title != "" || detail != "":
+			return truncate(cmp.Or(title, detail))
 		}
 	}
 	return truncate(strings.Join(strings.Fields(string(body)), " "))
