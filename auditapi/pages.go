@@ -17,7 +17,7 @@ import (
 //
 // Page numbers are computed here, never taken from the next links, which
 // could send the credentials to another host or loop. Every page is asked
-// for with q.Size; a server that serves fewer pages by its own size.
+// for with q.Size: a server serving fewer events pages by its own size.
 // Paging goes on while the next link, page.totalPages or totalElements says
 // there is more; a page for which none does is the last if it is short of
 // the served size or its page block has totals (without them, a full page
@@ -62,8 +62,9 @@ func (c *Client) Pages(ctx context.Context, q Query, fn func(*Page) (more bool, 
 		if err != nil {
 			return w.l, fmt.Errorf("handling events page %d: %w", n, err)
 		}
-		if !more || w.last(p, n) {
-			w.l.Stopped = !more
+		// The page teaches the served size even when fn has had enough.
+		if last := w.last(p, n); last || !more {
+			w.l.Stopped = !last
 			return w.l, nil
 		}
 		prevIDs = ids

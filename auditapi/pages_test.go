@@ -215,15 +215,27 @@ func TestPagesAcceptsTheLearnedSize(t *testing.T) {
 }
 
 func TestPagesStopsWhenTold(t *testing.T) {
-	s := newPagingServer(1000)
-	c := newTestClient(t, newTestServer(t, s.ServeHTTP), nil, nil)
-	got, err := c.Pages(context.Background(), Query{}, func(p *Page) (bool, error) { return p.Number < 2, nil })
-	want := Listing{Pages: 2, Events: 200, TotalElements: 1000, PageSize: 100, Stopped: true}
-	if err != nil || got != want {
-		t.Errorf("got %+v, %v; want %+v", got, err, want)
+	tests := []struct {
+		name      string
+		n, stopAt int
+		want      Listing
+	}{
+		{"on page 1", 1000, 1, Listing{Pages: 1, Events: 100, TotalElements: 1000, PageSize: 100, Stopped: true}},
+		{"on page 2", 1000, 2, Listing{Pages: 2, Events: 200, TotalElements: 1000, PageSize: 100, Stopped: true}},
+		{"on the last page: the walk ended anyway", 250, 3, Listing{Pages: 3, Events: 250, TotalElements: 250, PageSize: 100}},
 	}
-	if !reflect.DeepEqual(s.pages(), seq(2)) {
-		t.Errorf("requested pages %v, want %v", s.pages(), seq(2))
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newPagingServer(tt.n)
+			c := newTestClient(t, newTestServer(t, s.ServeHTTP), nil, nil)
+			got, err := c.Pages(context.Background(), Query{}, func(p *Page) (bool, error) { return p.Number < tt.stopAt, nil })
+			if err != nil || got != tt.want {
+				t.Errorf("got %+v, %v; want %+v", got, err, tt.want)
+			}
+			if !reflect.DeepEqual(s.pages(), seq(tt.stopAt)) {
+				t.Errorf("requested pages %v, want %v", s.pages(), seq(tt.stopAt))
+			}
+		})
 	}
 }
 
