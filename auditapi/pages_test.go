@@ -141,6 +141,8 @@ func TestPages(t *testing.T) {
 			Listing{Pages: 3, Events: 250, TotalElements: 250, PageSize: 100}},
 		{"whole page block says 1 page while next links go on", 250, 0, func(s *pagingServer) { s.totalPagesLie, s.totalLie = 1, 100 }, 250, seq(3),
 			Listing{Pages: 3, Events: 250, TotalElements: 100, PageSize: 100}},
+		{"totalPages says 1000: the empty page after the last ends it", 250, 0, func(s *pagingServer) { s.totalPagesLie = 1000 }, 250, seq(4),
+			Listing{Pages: 4, Events: 250, TotalElements: 250, PageSize: 100}},
 		{"metadata says more, no links", 250, 0, func(s *pagingServer) { s.noLinks = true }, 250, seq(3),
 			Listing{Pages: 3, Events: 250, TotalElements: 250, PageSize: 100}},
 		{"metadata and no link agree on the last full page", 200, 0, func(s *pagingServer) { s.noLinks = true }, 200, seq(2),
