@@ -81,7 +81,7 @@ type Event struct {
 	// Context nil leaves the field out of the JSON.
 	Context map[string]any
 	// VisibleAt zero makes the event visible at once; otherwise the event is
-	// hidden from every answer until the server's clock reaches it, as a
+	// hidden from every answer until the API's clock reaches it, as a
 	// late-arriving event would be.
 	VisibleAt time.Time
 }
