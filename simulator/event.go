@@ -67,7 +67,8 @@ type Event struct {
 	EventTypeDescription string
 	// CreatedAt is serialised as "2006-01-02T15:04:05" in UTC, with no zone,
 	// like the real API, unless Options.CreatedAtFormat says otherwise; the
-	// server keeps it to the second.
+	// server keeps it to the second. An event stamped after the API's now
+	// is served once the API's clock reaches it.
 	CreatedAt time.Time
 	// UserEmail "" leaves the field out of the JSON.
 	UserEmail string
