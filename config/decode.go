@@ -15,8 +15,8 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// rawConfig is the file's shape. It is decoded strictly, and encoded again
-// by Redacted, so the YAML keys live here and nowhere else.
+// rawConfig is the file's shape. The decoder finds each key by these tags,
+// and Redacted encodes it again, so the YAML keys live here and nowhere else.
 type rawConfig struct {
 	APIURL            string       `yaml:"api_url"`
 	Mode              string       `yaml:"mode"`
@@ -272,7 +272,10 @@ func decode(data []byte, source string) (*rawConfig, locator, error) {
 		return nil, loc, fmt.Errorf("%s:%d: found a second YAML document: a config file holds exactly one", source, next.Line)
 	}
 
-	d := decoder{loc: loc}
+	if len(doc.Content) == 0 {
+		return &raw, loc, nil
+	}
+	d := decoder{loc: loc, budget: aliasRatio*nodes(&doc) + 1000}
 	if root := resolve(doc.Content[0]); root.ShortTag() != "!!null" {
 		d.value(root, reflect.ValueOf(&raw).Elem(), "", "")
 	}
@@ -305,6 +308,33 @@ func (l locator) syntaxError(err error) error {
 type decoder struct {
 	loc  locator
 	errs []error
+	// budget is how many more values and keys may be decoded. Aliases make
+	// a node count once per use: a small file could otherwise expand into
+	// millions of values, as yaml.v3's own decoder also refuses.
+	budget int
+}
+
+// aliasRatio is how many times its own size a file may expand through
+// aliases: far more than sharing a list of event types between accounts.
+const aliasRatio = 10
+
+// nodes counts the nodes written in the file, an alias as one.
+func nodes(n *yaml.Node) int {
+	count := 1
+	for _, c := range n.Content {
+		count += nodes(c)
+	}
+	return count
+}
+
+// spend takes one decoded value or key from the budget, and reports once
+// when it runs out.
+func (d *decoder) spend(n *yaml.Node) bool {
+	d.budget--
+	if d.budget == -1 {
+		d.errorf(n.Line, "aliases (*name) expand the file more than %d times its size: write the repeated parts out", aliasRatio)
+	}
+	return d.budget >= 0
 }
 
 func (d *decoder) errorf(line int, format string, args ...any) {
@@ -315,6 +345,9 @@ func (d *decoder) errorf(line int, format string, args ...any) {
 // whole file); path is where loc records lines ("accounts[0].api_key").
 func (d *decoder) value(n *yaml.Node, out reflect.Value, key, path string) {
 	n = resolve(n)
+	if !d.spend(n) {
+		return
+	}
 	label := ""
 	if key != "" {
 		label = key + ": "
@@ -382,6 +415,9 @@ func (d *decoder) mapping(m *yaml.Node, out reflect.Value, prefix string) {
 	set := map[string]int{}
 	for _, p := range d.pairs(m) {
 		k, v := p.key, resolve(p.value)
+		if !d.spend(k) {
+			return
+		}
 		if k.Kind != yaml.ScalarNode {
 			d.errorf(k.Line, "expected a key name, got %s", describe(k))
 			continue
@@ -439,6 +475,9 @@ func (d *decoder) pairs(m *yaml.Node) []pair {
 				if resolve(src.Content[j]).ShortTag() == "!!merge" {
 					d.errorf(src.Content[j].Line, "<<: a merged mapping must not merge another")
 					continue
+				}
+				if !d.spend(src.Content[j]) {
+					return append(own, merged...)
 				}
 				merged = append(merged, pair{key: resolve(src.Content[j]), value: src.Content[j+1], merged: true})
 			}

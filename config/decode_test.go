@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -113,6 +114,27 @@ accounts:
 			_, err := Parse([]byte(tt.in), "config.yml")
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Errorf("got error %v, want it to contain %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+// Aliases cannot make a small file decode into millions of values.
+func TestParseAliasBomb(t *testing.T) {
+	types := strings.Repeat("T,", 2000)
+	refs := strings.Repeat("*a, ", 2000)
+	var keys strings.Builder
+	for i := range 2000 {
+		fmt.Fprintf(&keys, "k%d: 1, ", i)
+	}
+	for name, in := range map[string]string{
+		"aliased lists":   "accounts: [&a {name: a, api_key: k, api_secret: s, event_types: [" + types + "]}, " + refs + "]\n",
+		"merged mappings": "x: &a {" + keys.String() + "}\naccounts: [{<<: [" + strings.TrimSuffix(refs, ", ") + "]}]\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := Parse([]byte(in), "config.yml")
+			if want := "config.yml:1: aliases (*name) expand the file more than 10 times its size"; err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("got error %.300v, want it to contain %q", err, want)
 			}
 		})
 	}
