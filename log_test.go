@@ -94,7 +94,7 @@ func TestLoggerLevel(t *testing.T) {
 			level.Warn(logger).Log("msg", "kit warn")
 			slogger.Warn("slog warn")
 			var got []string
-			for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+			for line := range strings.SplitSeq(strings.TrimSpace(buf.String()), "\n") {
 				if line != "" {
 					got = append(got, decodeLine(t, "logfmt", line)["msg"])
 				}
