@@ -28,11 +28,16 @@ func newLoggerTo(w io.Writer, format, lvl string) (log.Logger, *slog.Logger) {
 	}
 	base = level.NewFilter(base, level.Allow(level.ParseDefault(lvl, level.InfoValue())))
 	base = log.With(base, "ts", log.DefaultTimestampUTC)
+	// slog-gokit passes the level as the first pair; prefixing it puts it
+	// before ts, where level.Info and friends put it on go-kit lines.
+	levelFirst := log.LoggerFunc(func(kv ...any) error {
+		return log.WithPrefix(base, kv[:2]...).Log(kv[2:]...)
+	})
 	// The go-kit filter above is the only level filter: the slog handler
 	// passes every level down to it. slog-gokit adds the caller from the
 	// record itself, which go-kit's DefaultCaller cannot see past slog.
 	return log.With(base, "caller", log.DefaultCaller),
-		slog.New(untimedHandler{sloggokit.NewGoKitHandler(base, slog.LevelDebug)})
+		slog.New(untimedHandler{sloggokit.NewGoKitHandler(levelFirst, slog.LevelDebug)})
 }
 
 // untimedHandler drops slog's own time, which slog-gokit would write as a

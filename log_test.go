@@ -52,6 +52,17 @@ func TestLoggerOneFormat(t *testing.T) {
 			if len(lines) != 2 {
 				t.Fatalf("want 2 lines, got %q", lines)
 			}
+			if format == "logfmt" {
+				keys := func(line string) (ks []string) {
+					for _, m := range logfmtPairRE.FindAllStringSubmatch(line, 3) {
+						ks = append(ks, m[1])
+					}
+					return ks
+				}
+				if !slices.Equal(keys(lines[0]), keys(lines[1])) {
+					t.Errorf("lines start with keys %q and %q, want the same order", keys(lines[0]), keys(lines[1]))
+				}
+			}
 			for i, want := range []string{"from go-kit", "from slog"} {
 				f := decodeLine(t, format, lines[i])
 				if f["msg"] != want || f["level"] != "info" || f["k"] != "v" {
