@@ -1,7 +1,7 @@
 // Developer tools, pinned apart from the exporter's own dependencies so that
 // the main go.mod stays small. `make lint` runs
 // go tool -modfile=tools/go.mod golangci-lint; to upgrade:
-// go get -modfile=tools/go.mod -tool github.com/golangci/golangci-lint/v2/cmd/golangci-lint@vX.Y.Z
+// cd tools && go get -tool github.com/golangci/golangci-lint/v2/cmd/golangci-lint@vX.Y.Z
 module github.com/vonage-audit-exporter/vonage_audit_exporter/tools
 
 go 1.26.0
