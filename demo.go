@@ -27,10 +27,10 @@ const (
 	demoSeed = 1
 )
 
-// startDemo serves a simulated Audit API, reading it as the --sim.* flags
-// say, on loopback until ctx is done and points cfg at it, with one account
-// named "demo". Without a config file,
-// polls are frequent and the last hour is counted at start.
+// startDemo serves a simulated Audit API, reading the API as the --sim.*
+// flags say, on loopback until ctx is done and points cfg at it, with one
+// account named "demo". Without a config file, polls are frequent and the
+// last hour is counted at start.
 func startDemo(ctx context.Context, cfg *config.Config, fromFile bool, logger log.Logger) error {
 	secret := make([]byte, 16)
 	if _, err := rand.Read(secret); err != nil {

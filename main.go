@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -14,7 +13,6 @@ import (
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
-	sloggokit "github.com/tjhop/slog-gokit"
 
 	"github.com/vonage-audit-exporter/vonage_audit_exporter/cli"
 	"github.com/vonage-audit-exporter/vonage_audit_exporter/config"
@@ -115,19 +113,4 @@ func runAPICommand(ctx context.Context, cmds *cli.Commands, command, configFile 
 		kingpin.CommandLine.Errorf("%s", err)
 	}
 	return cli.ExitCode(err)
-}
-
-// newLogger returns the go-kit logger, and an slog.Logger writing through it
-// for exporter-toolkit, which adds its own time and caller.
-func newLogger(format, lvl string) (log.Logger, *slog.Logger) {
-	var logger log.Logger
-	if format == "json" {
-		logger = log.NewJSONLogger(log.NewSyncWriter(os.Stderr))
-	} else {
-		logger = log.NewLogfmtLogger(log.NewSyncWriter(os.Stderr))
-	}
-	logger = level.NewFilter(logger, level.Allow(level.ParseDefault(lvl, level.InfoValue())))
-	slogLevel := map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError}[lvl]
-	return log.With(logger, "ts", log.DefaultTimestampUTC, "caller", log.DefaultCaller),
-		slog.New(sloggokit.NewGoKitHandler(logger, slogLevel))
 }

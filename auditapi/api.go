@@ -22,29 +22,22 @@ func (q Query) values() (url.Values, error) {
 	if q.Page < 0 {
 		return nil, fmt.Errorf("page %d is out of range: pages start at 1", q.Page)
 	}
-	v := url.Values{}
-	if len(q.EventTypes) > 0 {
-		v.Set("event_type", strings.Join(q.EventTypes, ","))
-	}
 	layout := queryTimeLayout
 	if q.DateOnly {
 		layout = time.DateOnly
 	}
-	if !q.From.IsZero() {
-		v.Set("date_from", q.From.UTC().Format(layout))
+	v := url.Values{}
+	set := func(key, value string, ok bool) {
+		if ok {
+			v.Set(key, value)
+		}
 	}
-	if !q.To.IsZero() {
-		v.Set("date_to", q.To.UTC().Format(layout))
-	}
-	if q.SearchText != "" {
-		v.Set("search_text", q.SearchText)
-	}
-	if q.Page > 0 {
-		v.Set("page", strconv.Itoa(q.Page))
-	}
-	if q.Size > 0 {
-		v.Set("size", strconv.Itoa(q.Size))
-	}
+	set("event_type", strings.Join(q.EventTypes, ","), len(q.EventTypes) > 0)
+	set("date_from", q.From.UTC().Format(layout), !q.From.IsZero())
+	set("date_to", q.To.UTC().Format(layout), !q.To.IsZero())
+	set("search_text", q.SearchText, q.SearchText != "")
+	set("page", strconv.Itoa(q.Page), q.Page > 0)
+	set("size", strconv.Itoa(q.Size), q.Size > 0)
 	return v, nil
 }
 
@@ -63,20 +56,19 @@ func (c *Client) ListPage(ctx context.Context, q Query) (*Page, error) {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	var page *Page
-	err = c.call(ctx, EndpointList, op, http.MethodGet, c.endpointURL(v, "events"), func(r *response) error {
-		if r.status == http.StatusNoContent {
-			page = &Page{Date: r.date, Received: r.received}
-			return nil
+	err = c.call(ctx, EndpointList, op, http.MethodGet, c.endpointURL(v, "events"), func(r *response) (err error) {
+		page = &Page{}
+		if r.status != http.StatusNoContent {
+			if page, err = DecodePage(r.body); err != nil {
+				return err
+			}
+			// A broken answer, not the end of the list: by its own page block,
+			// events reach this page.
+			if n := max(q.Page, 1); len(page.Events) == 0 && n <= page.TotalPages && (n-1)*page.Size < page.TotalElements {
+				return fmt.Errorf("page %d of %d holds no events while the page block counts %d", n, page.TotalPages, page.TotalElements)
+			}
 		}
-		p, err := DecodePage(r.body)
-		if err != nil {
-			return err
-		}
-		if err := p.checkNotEmpty(max(q.Page, 1)); err != nil {
-			return err
-		}
-		p.Date, p.Received = r.date, r.received
-		page = p
+		page.Date, page.Received = r.date, r.received
 		return nil
 	})
 	if err != nil {
@@ -110,9 +102,8 @@ func (c *Client) GetEvent(ctx context.Context, id string) (*Event, error) {
 // gives nil and no error.
 func (c *Client) EventTypes(ctx context.Context) ([]EventType, error) {
 	var types []EventType
-	err := c.call(ctx, EndpointOptions, "listing event types", http.MethodOptions, c.endpointURL(nil, "events"), func(r *response) error {
-		t, err := decodeEventTypes(r.body)
-		types = t
+	err := c.call(ctx, EndpointOptions, "listing event types", http.MethodOptions, c.endpointURL(nil, "events"), func(r *response) (err error) {
+		types, err = decodeEventTypes(r.body)
 		return err
 	})
 	if err != nil {

@@ -1,6 +1,7 @@
 package auditapi
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -34,13 +35,9 @@ const (
 	EndpointOptions = "options"
 )
 
-const (
-	defaultInitialInterval = 500 * time.Millisecond
-	defaultMaxInterval     = 30 * time.Second
-	// maxErrorBodyBytes bounds what is read of an error answer: only its
-	// message is wanted.
-	maxErrorBodyBytes = 64 << 10
-)
+// maxErrorBodyBytes bounds what is read of an error answer: only its
+// message is wanted.
+const maxErrorBodyBytes = 64 << 10
 
 // Config configures a Client. Zero values select the defaults.
 type Config struct {
@@ -56,23 +53,19 @@ type Config struct {
 	UserAgent         string        // default DefaultUserAgent
 	MaxResponseBytes  int64         // default 32 MiB; a larger body is an error (reason "decode")
 	MaxPages          int           // Pages stops with an error (reason "page_limit") past this many pages; default 10000
-	// NewBackOff gives the waits between the attempts of one call; nil is
-	// exponential from 500ms to 30s with jitter. Tests inject a zero one.
+	// NewBackOff gives the waits between the attempts of a call; nil is
+	// exponential from 500ms to 30s with jitter.
 	NewBackOff func() backoff.BackOff
-	// MaxRetryAfter is the longest wait a Retry-After header gets: a longer
-	// one is cut to it (default 5m). A Retry-After past the context's
-	// deadline fails the call at once instead.
+	// MaxRetryAfter cuts a longer Retry-After to it; default 5m. A wait
+	// past the context's deadline fails the call at once instead.
 	MaxRetryAfter time.Duration
-	// Now is the clock for Retry-After dates, request durations and
-	// receipt times; nil is time.Now.
-	Now func() time.Time
+	Now           func() time.Time // for Retry-After dates, durations and receipt times; nil: time.Now
 }
 
 // Observer is told about every request, so that the exporter can count them.
 type Observer interface {
-	// Request is called once per attempt. endpoint is "list", "get" or
-	// "options"; code is the HTTP status as text, or "error" when no
-	// response came.
+	// Request is called once per attempt, with an Endpoint* value and the
+	// HTTP status as text, or "error" when no response came.
 	Request(endpoint, code string, d time.Duration)
 	// Retry is called before each retry, with the reason as Reason().
 	Retry(endpoint, reason string)
@@ -93,117 +86,69 @@ func (nopObserver) Date(time.Time, time.Time)             {}
 
 // Client calls the Audit API. It is safe for concurrent use.
 type Client struct {
-	base       *url.URL
-	key        string
-	secret     string
-	authToken  string // the Basic credentials as sent, to scrub from messages
-	hc         *http.Client
-	limiter    *rate.Limiter // nil: no limit
-	timeout    time.Duration
-	maxRetries int
-	obs        Observer
-	logger     log.Logger
-	userAgent  string
-	maxBody    int64
-	maxPages   int
-	newBackOff func() backoff.BackOff
-	maxWait    time.Duration // MaxRetryAfter
-	now        func() time.Time
+	cfg       Config // with the defaults applied
+	base      *url.URL
+	authToken string // the Basic credentials as sent, to scrub from messages
+	hc        *http.Client
+	limiter   *rate.Limiter // nil: no limit
 }
 
 // New validates cfg and returns a Client.
 func New(cfg Config) (*Client, error) {
-	c := &Client{
-		key:        cfg.APIKey,
-		secret:     cfg.APISecret,
-		timeout:    cfg.Timeout,
-		maxRetries: cfg.MaxRetries,
-		obs:        cfg.Observer,
-		logger:     cfg.Logger,
-		userAgent:  cfg.UserAgent,
-		maxBody:    cfg.MaxResponseBytes,
-		maxPages:   cfg.MaxPages,
-		newBackOff: cfg.NewBackOff,
-		maxWait:    cfg.MaxRetryAfter,
-		now:        cfg.Now,
+	fail := func(msg string) (*Client, error) { return nil, errors.New("creating audit API client: " + msg) }
+	if cfg.APIKey == "" || cfg.APISecret == "" {
+		return fail("API key and secret are required")
 	}
-	if c.key == "" || c.secret == "" {
-		return nil, errors.New("creating audit API client: API key and secret are required")
-	}
-	c.authToken = base64.StdEncoding.EncodeToString([]byte(c.key + ":" + c.secret))
-	raw := cfg.BaseURL
-	if raw == "" {
-		raw = DefaultBaseURL
-	}
-	base, err := url.Parse(raw)
+	base, err := url.Parse(cmp.Or(cfg.BaseURL, DefaultBaseURL))
 	switch {
 	case err != nil:
 		// url.Parse errors quote the whole URL, which may hold credentials.
-		return nil, errors.New("creating audit API client: base URL is not a valid URL")
+		return fail("base URL is not a valid URL")
 	case base.Scheme != "http" && base.Scheme != "https", base.Host == "":
-		return nil, errors.New("creating audit API client: base URL must be an absolute http or https URL")
+		return fail("base URL must be an absolute http or https URL")
 	case base.User != nil:
-		return nil, errors.New("creating audit API client: base URL must not contain credentials; set the API key and secret instead")
+		return fail("base URL must not contain credentials; set the API key and secret instead")
 	case base.RawQuery != "" || base.Fragment != "":
-		return nil, errors.New("creating audit API client: base URL must not have a query or fragment")
+		return fail("base URL must not have a query or fragment")
+	case cfg.Timeout < 0:
+		return fail("timeout must not be negative")
+	case cfg.MaxRetries < 0:
+		return fail("max retries must not be negative")
+	case cfg.RequestsPerSecond < 0:
+		return fail("requests per second must not be negative")
+	case cfg.MaxResponseBytes < 0:
+		return fail("max response bytes must not be negative")
+	case cfg.MaxPages < 0:
+		return fail("max pages must not be negative")
+	case cfg.MaxRetryAfter < 0:
+		return fail("max Retry-After wait must not be negative")
 	}
 	base.Path = strings.TrimSuffix(base.Path, "/")
 	base.RawPath = strings.TrimSuffix(base.RawPath, "/")
-	c.base = base
-
-	switch {
-	case cfg.Timeout < 0:
-		return nil, errors.New("creating audit API client: timeout must not be negative")
-	case cfg.MaxRetries < 0:
-		return nil, errors.New("creating audit API client: max retries must not be negative")
-	case cfg.RequestsPerSecond < 0:
-		return nil, errors.New("creating audit API client: requests per second must not be negative")
-	case cfg.MaxResponseBytes < 0:
-		return nil, errors.New("creating audit API client: max response bytes must not be negative")
-	case cfg.MaxPages < 0:
-		return nil, errors.New("creating audit API client: max pages must not be negative")
-	case cfg.MaxRetryAfter < 0:
-		return nil, errors.New("creating audit API client: max Retry-After wait must not be negative")
+	cfg.Timeout = cmp.Or(cfg.Timeout, DefaultTimeout)
+	cfg.UserAgent = cmp.Or(cfg.UserAgent, DefaultUserAgent)
+	cfg.MaxResponseBytes = cmp.Or(cfg.MaxResponseBytes, DefaultMaxResponseBytes)
+	cfg.MaxPages = cmp.Or(cfg.MaxPages, DefaultMaxPages)
+	cfg.MaxRetryAfter = cmp.Or(cfg.MaxRetryAfter, DefaultMaxRetryAfter)
+	cfg.Observer = cmp.Or[Observer](cfg.Observer, nopObserver{})
+	cfg.Logger = cmp.Or[log.Logger](cfg.Logger, log.NewNopLogger())
+	if cfg.NewBackOff == nil {
+		cfg.NewBackOff = defaultBackOff
 	}
-	if c.timeout == 0 {
-		c.timeout = DefaultTimeout
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
+	c := &Client{cfg: cfg, base: base, authToken: base64.StdEncoding.EncodeToString([]byte(cfg.APIKey + ":" + cfg.APISecret))}
 	if cfg.RequestsPerSecond > 0 {
 		c.limiter = rate.NewLimiter(rate.Limit(cfg.RequestsPerSecond), 1)
 	}
-	if c.obs == nil {
-		c.obs = nopObserver{}
-	}
-	if c.logger == nil {
-		c.logger = log.NewNopLogger()
-	}
-	if c.userAgent == "" {
-		c.userAgent = DefaultUserAgent
-	}
-	if c.maxBody == 0 {
-		c.maxBody = DefaultMaxResponseBytes
-	}
-	if c.maxPages == 0 {
-		c.maxPages = DefaultMaxPages
-	}
-	if c.newBackOff == nil {
-		c.newBackOff = defaultBackOff
-	}
-	if c.maxWait == 0 {
-		c.maxWait = DefaultMaxRetryAfter
-	}
-	if c.now == nil {
-		c.now = time.Now
-	}
-
 	// A copy, so that the caller's client keeps its own redirect policy.
-	hc := &http.Client{}
+	c.hc = &http.Client{}
 	if cfg.HTTPClient != nil {
-		*hc = *cfg.HTTPClient
+		*c.hc = *cfg.HTTPClient
 	}
 	// Following a redirect could send the credentials to another host.
-	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	c.hc = hc
+	c.hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return c, nil
 }
 
@@ -220,23 +165,20 @@ func (c *Client) endpointURL(query url.Values, segments ...string) string {
 	return u.String()
 }
 
+// defaultBackOff waits from 500ms, with jitter, up to 30s.
 func defaultBackOff() backoff.BackOff {
-	return &backoff.ExponentialBackOff{
-		InitialInterval:     defaultInitialInterval,
-		RandomizationFactor: backoff.DefaultRandomizationFactor,
-		Multiplier:          backoff.DefaultMultiplier,
-		MaxInterval:         defaultMaxInterval,
-	}
+	b := backoff.NewExponentialBackOff()
+	b.MaxInterval = 30 * time.Second
+	return b
 }
 
 // response is a 2xx answer.
 type response struct {
 	status int
 	body   []byte
-	// date is the Date header (zero when missing or unreadable), received
+	// date is the Date header, zero when missing or unreadable; received
 	// the local time the answer came.
-	date     time.Time
-	received time.Time
+	date, received time.Time
 }
 
 // call runs attempts with retries until one succeeds, a failure cannot be
@@ -252,20 +194,19 @@ func (c *Client) call(ctx context.Context, endpoint, op, method, target string, 
 		}
 		return struct{}{}, err
 	},
-		backoff.WithBackOff(c.newBackOff()),
-		backoff.WithMaxTries(uint(c.maxRetries)+1),
+		backoff.WithBackOff(c.cfg.NewBackOff()),
+		backoff.WithMaxTries(uint(c.cfg.MaxRetries)+1),
 		backoff.WithMaxElapsedTime(0), // bounded by ctx and MaxRetries instead
-		backoff.WithNotify(func(err error, _ time.Duration) { c.obs.Retry(endpoint, Reason(err)) }),
+		backoff.WithNotify(func(err error, _ time.Duration) { c.cfg.Observer.Retry(endpoint, Reason(err)) }),
 	)
-	if err == nil {
-		return nil
-	}
 	var e *Error
-	if errors.As(err, &e) {
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &e):
 		return e
-	}
-	// ctx ended between attempts: report the failure that was being retried.
-	if last != nil {
+	case last != nil:
+		// ctx ended between attempts: report the failure being retried.
 		return fmt.Errorf("%w; stopped retrying: %w", last, err)
 	}
 	return fmt.Errorf("%s: %w", op, err)
@@ -286,47 +227,46 @@ func (c *Client) attempt(ctx context.Context, endpoint, op, method, target strin
 			return backoff.Permanent(fail(0, ReasonTimeout, "waiting for the client-side rate limit", err))
 		}
 	}
-	actx, cancel := context.WithTimeout(ctx, c.timeout)
+	actx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(actx, method, target, nil)
 	if err != nil {
 		return backoff.Permanent(fail(0, ReasonOther, "building the request", err))
 	}
-	req.SetBasicAuth(c.key, c.secret)
+	req.SetBasicAuth(c.cfg.APIKey, c.cfg.APISecret)
 	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", c.userAgent)
+	req.Header.Set("User-Agent", c.cfg.UserAgent)
 
-	start := c.now()
+	start := c.cfg.Now()
 	resp, err := c.hc.Do(req)
-	received := c.now()
+	received := c.cfg.Now()
 	if err != nil {
 		c.record(endpoint, method, target, "error", received.Sub(start), err)
 		return fail(0, transportReason(err), "", err)
 	}
-	date, dateErr := http.ParseTime(resp.Header.Get("Date"))
-	if dateErr == nil {
-		c.obs.Date(date, received)
-	} else {
-		date = time.Time{}
+	// date stays zero when the header is missing or unreadable.
+	date, err := http.ParseTime(resp.Header.Get("Date"))
+	if err == nil {
+		c.cfg.Observer.Date(date, received)
 	}
 	ok := resp.StatusCode >= 200 && resp.StatusCode < 300
 	limit := int64(maxErrorBodyBytes)
 	if ok {
-		limit = c.maxBody
+		limit = c.cfg.MaxResponseBytes
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	resp.Body.Close()
 	code := strconv.Itoa(resp.StatusCode)
-	c.record(endpoint, method, target, code, c.now().Sub(start), err)
+	c.record(endpoint, method, target, code, c.cfg.Now().Sub(start), err)
 	if err != nil {
 		return fail(resp.StatusCode, transportReason(err), "reading the response", err)
 	}
 
 	if ok {
-		if int64(len(body)) > c.maxBody {
+		if int64(len(body)) > c.cfg.MaxResponseBytes {
 			// The same answer would come again: no retry.
 			return backoff.Permanent(fail(resp.StatusCode, ReasonDecode,
-				fmt.Sprintf("response body larger than %d bytes", c.maxBody), nil))
+				fmt.Sprintf("response body larger than %d bytes", c.cfg.MaxResponseBytes), nil))
 		}
 		if err := decode(&response{status: resp.StatusCode, body: body, date: date, received: received}); err != nil {
 			// Invalid JSON on a 200 is how a cut connection looks: retry.
@@ -348,17 +288,17 @@ func (c *Client) attempt(ctx context.Context, endpoint, op, method, target strin
 	reason, retry := classifyStatus(resp.StatusCode, msg)
 	e := fail(resp.StatusCode, reason, msg, nil)
 	if reason == ReasonQuota || reason == ReasonRateLimited {
-		c.obs.RateLimited(endpoint)
+		c.cfg.Observer.RateLimited(endpoint)
 	}
 	if !retry {
 		return backoff.Permanent(e)
 	}
-	asked, hasWait := parseRetryAfter(resp.Header.Get("Retry-After"), c.now())
+	asked, hasWait := parseRetryAfter(resp.Header.Get("Retry-After"), c.cfg.Now())
 	if !hasWait {
 		return e
 	}
 	e.RetryAfter = asked
-	wait := min(asked, c.maxWait)
+	wait := min(asked, c.cfg.MaxRetryAfter)
 	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < wait {
 		// Sleeping into the deadline would only hide why the call failed.
 		if e.Reason != ReasonQuota {
@@ -371,18 +311,18 @@ func (c *Client) attempt(ctx context.Context, endpoint, op, method, target strin
 }
 
 func (c *Client) record(endpoint, method, target, code string, d time.Duration, err error) {
-	c.obs.Request(endpoint, code, d)
+	c.cfg.Observer.Request(endpoint, code, d)
 	keyvals := []any{"msg", "Audit API request", "endpoint", endpoint, "method", method, "url", target, "code", code, "duration", d}
 	if err != nil {
 		keyvals = append(keyvals, "err", c.scrub(err.Error()))
 	}
-	level.Debug(c.logger).Log(keyvals...)
+	level.Debug(c.cfg.Logger).Log(keyvals...)
 }
 
 // scrub removes the secret from text that came from elsewhere, in case a
 // server echoes the request back.
 func (c *Client) scrub(s string) string {
-	for _, secret := range []string{c.authToken, c.secret} {
+	for _, secret := range []string{c.authToken, c.cfg.APISecret} {
 		if secret != "" {
 			s = strings.ReplaceAll(s, secret, "<secret>")
 		}

@@ -140,7 +140,8 @@ func TestRetryThenSuccess(t *testing.T) {
 	}{
 		{"server error", status(503, nil, `{"status":503,"error":"Service Unavailable"}`), 0, false,
 			[]string{"request list 503", "retry list server", "request list 200"}},
-		{"429 with Retry-After seconds", status(429, map[string]string{"Retry-After": "1"}, `{"status":429,"error":"Too Many Requests"}`), 0, true,
+		// An hour, cut to MaxRetryAfter: it would fail past the deadline otherwise.
+		{"429 with Retry-After seconds", status(429, map[string]string{"Retry-After": "3600"}, `{"status":429,"error":"Too Many Requests"}`), 0, true,
 			[]string{"request list 429", "rate_limited list", "retry list rate_limited", "request list 200"}},
 		{"429 with Retry-After date", status(429, map[string]string{"Retry-After": time.Now().Add(-time.Minute).UTC().Format(http.TimeFormat)}, ""), 0, true,
 			[]string{"request list 429", "rate_limited list", "retry list rate_limited", "request list 200"}},
@@ -423,6 +424,7 @@ func TestNewValidates(t *testing.T) {
 		{"negative rate", Config{APIKey: testKey, APISecret: testSecret, RequestsPerSecond: -1}, "requests per second"},
 		{"negative body limit", Config{APIKey: testKey, APISecret: testSecret, MaxResponseBytes: -1}, "max response bytes"},
 		{"negative page limit", Config{APIKey: testKey, APISecret: testSecret, MaxPages: -1}, "max pages"},
+		{"negative Retry-After cap", Config{APIKey: testKey, APISecret: testSecret, MaxRetryAfter: -1}, "max Retry-After wait"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -437,8 +439,9 @@ func TestNewValidates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.base.String() != DefaultBaseURL || c.timeout != DefaultTimeout || c.maxBody != DefaultMaxResponseBytes ||
-		c.maxPages != DefaultMaxPages || c.userAgent != DefaultUserAgent || c.limiter != nil {
+	if c.base.String() != DefaultBaseURL || c.cfg.Timeout != DefaultTimeout || c.cfg.MaxResponseBytes != DefaultMaxResponseBytes ||
+		c.cfg.MaxPages != DefaultMaxPages || c.cfg.UserAgent != DefaultUserAgent || c.limiter != nil ||
+		c.cfg.MaxRetryAfter != DefaultMaxRetryAfter || c.cfg.Now == nil || c.cfg.NewBackOff == nil {
 		t.Errorf("defaults not applied: %+v", c)
 	}
 }
@@ -476,4 +479,98 @@ func TestDecodeErrorsAreScrubbed(t *testing.T) {
 	if strings.Contains(err.Error(), digits) {
 		t.Errorf("error contains the secret: %q", err)
 	}
+}
+
+func TestDateIsObserved(t *testing.T) {
+	const header = "Sat, 14 Mar 2026 12:00:00 GMT"
+	apiTime := utc("2026-03-14T12:00:00Z")
+	local := utc("2026-03-14T12:00:07Z") // seven seconds ahead of the API
+	withDate := func(date string, code int, body string) step {
+		return func(w http.ResponseWriter, _ *http.Request) {
+			if date == "" {
+				w.Header()["Date"] = nil // not even the server's own
+			} else {
+				w.Header().Set("Date", date)
+			}
+			w.WriteHeader(code)
+			w.Write([]byte(body))
+		}
+	}
+	empty := string(readTestdata(t, "page_empty.json"))
+	tests := []struct {
+		name      string
+		answers   []step
+		call      func(*Client) error
+		wantDates int
+	}{
+		{"200 page", []step{withDate(header, 200, empty)}, listPage, 1},
+		{"400", []step{withDate(header, 400, `{"error":"Bad Request"}`)}, listPage, 1},
+		{"404 event", []step{withDate(header, 404, "")}, getEvent, 1},
+		{"OPTIONS 204", []step{withDate(header, 204, "")}, eventTypes, 1},
+		{"503 then 200", []step{withDate(header, 503, ""), withDate(header, 200, empty)}, listPage, 2},
+		{"no Date header", []step{withDate("", 200, empty)}, listPage, 0},
+		{"unreadable Date header", []step{withDate("yesterday", 200, empty)}, listPage, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, _ := scripted(tt.answers...)
+			rec := &recorder{}
+			c := newTestClient(t, newTestServer(t, h), rec, func(cfg *Config) { cfg.Now = func() time.Time { return local } })
+			tt.call(c)
+			got := rec.getDates()
+			if len(got) != tt.wantDates {
+				t.Fatalf("Date called %d times, want %d", len(got), tt.wantDates)
+			}
+			for _, d := range got {
+				if !d[0].Equal(apiTime) || !d[1].Equal(local) {
+					t.Errorf("Date(%v, %v), want Date(%v, %v)", d[0], d[1], apiTime, local)
+				}
+			}
+		})
+	}
+	c := newTestClient(t, newTestServer(t, http.HandlerFunc(withDate(header, 200, empty))), nil, func(cfg *Config) { cfg.Now = func() time.Time { return local } })
+	p, err := c.ListPage(context.Background(), Query{})
+	if err != nil || !p.Date.Equal(apiTime) || !p.Received.Equal(local) {
+		t.Errorf("page Date %v, Received %v (%v); want %v, %v", p.Date, p.Received, err, apiTime, local)
+	}
+}
+
+// A Retry-After date is read against the injected clock.
+func TestRetryAfterDateUsesTheClock(t *testing.T) {
+	now := utc("2026-03-14T12:00:00Z")
+	h, n := scripted(status(429, map[string]string{"Retry-After": now.Add(time.Hour).Format(http.TimeFormat)}, ""))
+	c := newTestClient(t, newTestServer(t, h), nil, func(cfg *Config) { cfg.Now = func() time.Time { return now } })
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, err := c.ListPage(ctx, Query{})
+	var e *Error
+	if !errors.As(err, &e) || e.RetryAfter != time.Hour || n.Load() != 1 {
+		t.Errorf("got %v after %d requests, want RetryAfter 1h after 1", err, n.Load())
+	}
+}
+
+func TestReasons(t *testing.T) {
+	seen := map[string]bool{}
+	for _, r := range Reasons {
+		if seen[r] || r == "" {
+			t.Errorf("reason %q listed twice or empty", r)
+		}
+		seen[r] = true
+	}
+	check := func(r string) {
+		if !seen[r] {
+			t.Errorf("reason %q is not in Reasons", r)
+		}
+	}
+	for code := 300; code < 600; code++ {
+		r, _ := classifyStatus(code, "quota exceeded")
+		check(r)
+		r, _ = classifyStatus(code, "")
+		check(r)
+	}
+	for _, err := range []error{context.DeadlineExceeded, context.Canceled, errors.New("reset")} {
+		check(transportReason(err))
+		check(Reason(err))
+	}
+	check(ReasonPageLimit)
 }

@@ -2,6 +2,7 @@ package auditapi
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,25 +10,29 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
-// Decoding is lenient where the API's documentation is thin: a field of an
-// unexpected type is left empty instead of failing the page, because one odd
-// event must not cost the count of all the others. Only the page as a whole
-// (its JSON, its shape, its page block) can fail.
-
-// text is a JSON string field read leniently: any other JSON value, null
-// included, leaves it empty. As encoding/json does for a key that repeats,
-// the last value decides.
+// text is a JSON string field read leniently, as every event field is: one
+// odd event must not cost the count of the whole page. Any other JSON
+// value, null included, leaves it empty; of a repeated key, the last decides.
 type text string
 
 func (t *text) UnmarshalJSON(b []byte) error {
 	*t = ""
-	if len(b) > 0 && b[0] == '"' {
-		var s string
-		if json.Unmarshal(b, &s) == nil {
-			*t = text(s)
-		}
+	if len(b) < 2 || b[0] != '"' {
+		return nil
+	}
+	// b is valid JSON: without escapes, the text between the quotes is the
+	// value. encoding/json also turns invalid UTF-8 into U+FFFD, as a
+	// label value needs.
+	if s := b[1 : len(b)-1]; bytes.IndexByte(s, '\\') < 0 && utf8.Valid(s) {
+		*t = text(s)
+		return nil
+	}
+	var s string
+	if json.Unmarshal(b, &s) == nil {
+		*t = text(s)
 	}
 	return nil
 }
@@ -37,29 +42,24 @@ func (t *text) UnmarshalJSON(b []byte) error {
 type userID string
 
 func (u *userID) UnmarshalJSON(b []byte) error {
-	switch {
-	case len(b) > 0 && (b[0] == '-' || (b[0] >= '0' && b[0] <= '9')):
+	var t text
+	_ = t.UnmarshalJSON(b)
+	*u = userID(t)
+	if b[0] == '-' || (b[0] >= '0' && b[0] <= '9') {
 		*u = userID(b)
-	default:
-		var t text
-		_ = t.UnmarshalJSON(b)
-		*u = userID(t)
 	}
 	return nil
 }
 
-// createdAt is created_at in any form a real API could send; see
-// parseCreatedAt.
+// createdAt is created_at as text or as an epoch number; see parseCreatedAt.
 type createdAt time.Time
 
 func (c *createdAt) UnmarshalJSON(b []byte) error {
-	*c = createdAt{}
-	switch {
-	case len(b) > 0 && b[0] == '"':
-		var t text
-		_ = t.UnmarshalJSON(b)
+	var t text
+	_ = t.UnmarshalJSON(b)
+	if b[0] == '"' {
 		*c = createdAt(parseCreatedAt(string(t)))
-	case len(b) > 0 && (b[0] == '-' || (b[0] >= '0' && b[0] <= '9')):
+	} else {
 		*c = createdAt(parseEpoch(string(b)))
 	}
 	return nil
@@ -82,22 +82,20 @@ type wireEvent struct {
 	Context              json.RawMessage `json:"context"`
 }
 
-// decodeEvent reads one valid JSON value as an event; a value that is not
-// an object gives an event with only Raw, as encoding/json leaves a struct
-// alone for a value of another type. The event keeps raw as Raw.
+// decodeEvent reads one valid JSON value as an event with raw as Raw; a
+// value that is not an object gives an event with only Raw.
 func decodeEvent(raw []byte) Event {
-	e := Event{Raw: raw}
 	var w wireEvent
 	if !isObject(raw) || json.Unmarshal(raw, &w) != nil {
-		return e
+		return Event{Raw: raw}
 	}
-	e.ID, e.EventType, e.EventTypeDescription = string(w.ID), string(w.EventType), string(w.EventTypeDescription)
-	e.CreatedAt = time.Time(w.CreatedAt)
-	e.UserEmail, e.UserID, e.AccountID = string(w.UserEmail), string(w.UserID), string(w.AccountID)
-	e.Source, e.SourceIP = string(w.Source), string(w.SourceIP)
-	e.SourceDescription, e.SourceCountry = string(w.SourceDescription), string(w.SourceCountry)
-	e.Context = w.Context
-	return e
+	return Event{
+		ID: string(w.ID), EventType: string(w.EventType), EventTypeDescription: string(w.EventTypeDescription),
+		CreatedAt: time.Time(w.CreatedAt), UserEmail: string(w.UserEmail), UserID: string(w.UserID),
+		AccountID: string(w.AccountID), Source: string(w.Source), SourceIP: string(w.SourceIP),
+		SourceDescription: string(w.SourceDescription), SourceCountry: string(w.SourceCountry),
+		Context: w.Context, Raw: raw,
+	}
 }
 
 // UnmarshalJSON decodes an event as the Audit API sends it, leniently: a
@@ -111,9 +109,8 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// createdAtLayouts are tried in order, after a space between date and time
-// has become a "T". Every documented example has no zone and no fraction,
-// which means UTC. A fraction is optional in each layout.
+// createdAtLayouts each take an optional fraction. Every documented example
+// has no zone and no fraction: no zone means UTC.
 var createdAtLayouts = []string{
 	"2006-01-02T15:04:05.999999999",
 	"2006-01-02T15:04:05.999999999Z07:00",
@@ -121,18 +118,10 @@ var createdAtLayouts = []string{
 	"2006-01-02T15:04:05.999999999Z07",
 }
 
-// parseCreatedAt reads created_at text: a date and time with or without a
-// zone (none is UTC), a fraction, and a space or "T" between the two; or
-// epoch seconds or milliseconds. It returns the zero time for anything
-// else, which the caller counts as invalid.
+// parseCreatedAt reads a date and time, with "T" or a space between them,
+// or epoch seconds or milliseconds; the zero time for anything else.
 func parseCreatedAt(s string) time.Time {
 	s = strings.TrimSpace(s)
-	if s == "" {
-		return time.Time{}
-	}
-	if s[0] >= '0' && s[0] <= '9' && !strings.ContainsAny(s, "-:") {
-		return parseEpoch(s)
-	}
 	if len(s) > 10 && s[10] == ' ' {
 		s = s[:10] + "T" + s[11:]
 	}
@@ -141,12 +130,11 @@ func parseCreatedAt(s string) time.Time {
 			return t.UTC()
 		}
 	}
-	return time.Time{}
+	return parseEpoch(s)
 }
 
-// epochMillisFrom is where epoch numbers are read as milliseconds: 1e11
-// seconds is the year 5138, 1e11 milliseconds is March 1973, before the
-// API existed. maxEpoch keeps the conversion away from overflow.
+// Epoch numbers from 1e11 on are milliseconds: 1e11 seconds is the year
+// 5138, 1e11 ms March 1973. maxEpoch keeps the conversion from overflowing.
 const (
 	epochMillisFrom = 1e11
 	maxEpoch        = 1e15
@@ -156,19 +144,14 @@ const (
 // with an optional fraction; the zero time for anything else.
 func parseEpoch(s string) time.Time {
 	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || math.IsNaN(f) || f < 0 || f >= maxEpoch {
+	if err != nil || !(f >= 0 && f < maxEpoch) {
 		return time.Time{}
 	}
+	micros := 1e6
 	if f >= epochMillisFrom {
-		if ms, err := strconv.ParseInt(s, 10, 64); err == nil {
-			return time.UnixMilli(ms).UTC()
-		}
-		return time.UnixMicro(int64(f * 1e3)).UTC()
+		micros = 1e3
 	}
-	if secs, err := strconv.ParseInt(s, 10, 64); err == nil {
-		return time.Unix(secs, 0).UTC()
-	}
-	return time.UnixMicro(int64(f * 1e6)).UTC()
+	return time.UnixMicro(int64(math.Round(f * micros))).UTC()
 }
 
 // pageBlock is a page's "page" object. Pointers tell a missing value from 0.
@@ -180,10 +163,34 @@ type pageBlock struct {
 	Page          *int `json:"page"`
 }
 
-var (
-	errNotObject = errors.New("expected a JSON object")
-	errNotList   = errors.New("_embedded.events is not a JSON array")
-)
+var errNotObject, errNotList = errors.New("expected a JSON object"), errors.New("_embedded.events is not a JSON array")
+
+// eventList is _embedded.events: an array of events, or null. Each event
+// keeps a copy of its bytes (json.RawMessage copies) as Raw.
+type eventList []Event
+
+func (l *eventList) UnmarshalJSON(b []byte) error {
+	var raws []json.RawMessage
+	if (b[0] != '[' && string(b) != "null") || json.Unmarshal(b, &raws) != nil {
+		return errNotList
+	}
+	*l = nil
+	for _, raw := range raws {
+		*l = append(*l, decodeEvent(raw))
+	}
+	return nil
+}
+
+// lenient is a block that carries nothing when it has another shape than
+// an object; only the events array and the page block are held to theirs.
+type lenient[T any] struct{ v T }
+
+func (l *lenient[T]) UnmarshalJSON(b []byte) error {
+	if !isObject(b) {
+		return nil
+	}
+	return json.Unmarshal(b, &l.v)
+}
 
 // DecodePage decodes the body of a GET /events answer, as ListPage does;
 // any error means the body as a whole is not a page (most often a cut
@@ -193,63 +200,33 @@ func DecodePage(body []byte) (*Page, error) {
 		return nil, errNotObject
 	}
 	var w struct {
-		Embedded json.RawMessage `json:"_embedded"`
-		Links    json.RawMessage `json:"_links"`
-		Page     json.RawMessage `json:"page"`
+		Embedded lenient[struct {
+			Events eventList `json:"events"`
+		}] `json:"_embedded"`
+		Links lenient[struct {
+			Next json.RawMessage `json:"next"`
+		}] `json:"_links"`
+		Page *pageBlock `json:"page"`
 	}
-	if err := json.Unmarshal(body, &w); err != nil {
-		return nil, err
+	if err := json.Unmarshal(body, &w); errors.Is(err, errNotList) {
+		return nil, errNotList
+	} else if err != nil {
+		return nil, fmt.Errorf("page: %w", err)
 	}
-	var embedded struct {
-		Events json.RawMessage `json:"events"`
-	}
-	var links struct {
-		Next json.RawMessage `json:"next"`
-	}
-	// A block of another shape carries nothing: only the events array and
-	// the page block are checked.
-	if isObject(w.Embedded) {
-		_ = json.Unmarshal(w.Embedded, &embedded)
-	}
-	if isObject(w.Links) {
-		_ = json.Unmarshal(w.Links, &links)
-	}
-	var raws []json.RawMessage
-	if len(embedded.Events) > 0 {
-		if err := json.Unmarshal(embedded.Events, &raws); err != nil {
-			return nil, errNotList
+	next := w.Links.v.Next
+	p := &Page{Events: w.Embedded.v.Events, HasNext: len(next) > 0 && string(next) != "null"}
+	if m := w.Page; m != nil {
+		deref := func(p *int) int {
+			if p == nil {
+				return 0
+			}
+			return *p
 		}
-	}
-	p := &Page{HasNext: len(links.Next) > 0 && string(links.Next) != "null"}
-	for _, raw := range raws {
-		p.Events = append(p.Events, decodeEvent(raw))
-	}
-	var m *pageBlock
-	if len(w.Page) > 0 {
-		if err := json.Unmarshal(w.Page, &m); err != nil {
-			return nil, fmt.Errorf("page block: %w", err)
-		}
-	}
-	if m != nil {
-		switch {
-		case m.Number != nil:
-			p.Number, p.numbered = *m.Number, true
-		case m.Page != nil:
-			p.Number, p.numbered = *m.Page, true
-		}
-		p.Size = deref(m.Size)
-		p.TotalPages = deref(m.TotalPages)
-		p.TotalElements = deref(m.TotalElements)
+		p.Number, p.numbered = deref(cmp.Or(m.Number, m.Page)), m.Number != nil || m.Page != nil
+		p.Size, p.TotalPages, p.TotalElements = deref(m.Size), deref(m.TotalPages), deref(m.TotalElements)
 		p.HasTotalElements = m.TotalElements != nil
 	}
 	return p, nil
-}
-
-func deref(p *int) int {
-	if p == nil {
-		return 0
-	}
-	return *p
 }
 
 func isObject(body []byte) bool {
@@ -257,29 +234,23 @@ func isObject(body []byte) bool {
 	return len(b) > 0 && b[0] == '{'
 }
 
-// decodeEventTypes reads the OPTIONS /events answer. A bare array is
-// accepted as well as the documented {"eventTypes": [...]}.
+// decodeEventTypes reads the OPTIONS /events answer: the documented
+// {"eventTypes": [...]}, or a bare array. An empty answer gives nil.
 func decodeEventTypes(body []byte) ([]EventType, error) {
 	b := bytes.TrimSpace(body)
-	if len(b) == 0 {
-		return nil, nil
+	var w struct {
+		EventTypes []EventType `json:"eventTypes"`
 	}
-	var types []EventType
-	if b[0] == '[' {
-		if err := json.Unmarshal(b, &types); err != nil {
-			return nil, err
-		}
-	} else {
-		var w struct {
-			EventTypes []EventType `json:"eventTypes"`
-		}
-		if err := json.Unmarshal(b, &w); err != nil {
-			return nil, err
-		}
-		types = w.EventTypes
+	var err error
+	switch {
+	case len(b) == 0:
+	case b[0] == '[':
+		err = json.Unmarshal(b, &w.EventTypes)
+	default:
+		err = json.Unmarshal(b, &w)
 	}
-	if len(types) == 0 {
-		return nil, nil
+	if err != nil || len(w.EventTypes) == 0 {
+		return nil, err
 	}
-	return types, nil
+	return w.EventTypes, nil
 }

@@ -1,6 +1,7 @@
 package auditapi
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // Reasons reported by Reason and carried in Error.Reason.
@@ -58,25 +58,16 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	var b strings.Builder
-	if e.op != "" {
-		b.WriteString(e.op)
-	} else {
-		fmt.Fprintf(&b, "calling the audit API (%s)", e.Endpoint)
-	}
+	s := cmp.Or(e.op, "calling the audit API ("+e.Endpoint+")")
 	if e.StatusCode != 0 {
-		fmt.Fprintf(&b, ": HTTP %d", e.StatusCode)
-		if t := http.StatusText(e.StatusCode); t != "" {
-			b.WriteString(" " + t)
+		s += strings.TrimSpace(fmt.Sprintf(": HTTP %d %s", e.StatusCode, http.StatusText(e.StatusCode)))
+	}
+	for _, part := range []string{e.Message, e.errText} {
+		if part != "" {
+			s += ": " + part
 		}
 	}
-	if e.Message != "" {
-		b.WriteString(": " + e.Message)
-	}
-	if e.errText != "" {
-		b.WriteString(": " + e.errText)
-	}
-	return b.String()
+	return s
 }
 
 func (e *Error) Unwrap() error { return e.err }
@@ -88,53 +79,55 @@ func (e *Error) Is(target error) bool {
 
 // Reason classifies err for metrics: one of Reasons, or "" for nil.
 func Reason(err error) string {
-	if err == nil {
-		return ""
-	}
 	var e *Error
-	if errors.As(err, &e) && e.Reason != "" {
+	switch {
+	case err == nil:
+		return ""
+	case errors.As(err, &e) && e.Reason != "":
 		return e.Reason
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
+	case errors.Is(err, context.DeadlineExceeded):
 		return ReasonTimeout
 	}
 	return ReasonOther
 }
 
+// statusReasons maps the statuses with a reason of their own to it, and
+// whether a retry can help. Any other 5xx is "server", retried.
+var statusReasons = map[int]struct {
+	reason string
+	retry  bool
+}{
+	http.StatusBadRequest:      {ReasonBadRequest, false},
+	http.StatusUnauthorized:    {ReasonAuth, false},
+	http.StatusForbidden:       {ReasonAuth, false},
+	http.StatusNotFound:        {ReasonNotFound, false},
+	http.StatusRequestTimeout:  {ReasonTimeout, true},
+	http.StatusTooManyRequests: {ReasonRateLimited, true},
+}
+
 // classifyStatus maps a non-2xx status to a reason and whether a retry can help.
 func classifyStatus(status int, message string) (reason string, retry bool) {
-	switch {
-	case status == http.StatusUnauthorized:
-		// The gateway reports "Quota Exceeded" as a 401: that is a rate
-		// limit, not bad credentials.
-		if strings.Contains(strings.ToLower(message), "quota") {
-			return ReasonQuota, true
-		}
-		return ReasonAuth, false
-	case status == http.StatusForbidden:
-		return ReasonAuth, false
-	case status == http.StatusTooManyRequests:
-		return ReasonRateLimited, true
-	case status == http.StatusRequestTimeout:
-		return ReasonTimeout, true
-	case status == http.StatusNotFound:
-		return ReasonNotFound, false
-	case status == http.StatusBadRequest:
-		return ReasonBadRequest, false
-	case status >= 500:
-		return ReasonServer, true
-	default:
-		return ReasonOther, false
+	// The gateway reports "Quota Exceeded" as a 401: that is a rate limit,
+	// not bad credentials.
+	if status == http.StatusUnauthorized && strings.Contains(strings.ToLower(message), "quota") {
+		return ReasonQuota, true
 	}
+	if r, ok := statusReasons[status]; ok {
+		return r.reason, r.retry
+	}
+	if status >= 500 {
+		return ReasonServer, true
+	}
+	return ReasonOther, false
 }
 
 // transportReason classifies an error that came instead of a response.
 func transportReason(err error) string {
 	var ne net.Error
-	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()):
 		return ReasonTimeout
-	}
-	if errors.Is(err, context.Canceled) {
+	case errors.Is(err, context.Canceled):
 		return ReasonOther
 	}
 	return ReasonNetwork
@@ -145,45 +138,33 @@ func transportReason(err error) string {
 // answer RFC 7807 problems, and gateways plain text or HTML.
 func apiMessage(body []byte) string {
 	var p struct {
-		Error      any    `json:"error"`
-		Title      string `json:"title"`
-		ErrorTitle string `json:"error_title"`
-		Message    string `json:"message"`
-		Detail     string `json:"detail"`
+		Error                  any
+		Title, Message, Detail string
+		ErrorTitle             string `json:"error_title"`
 	}
 	if json.Unmarshal(body, &p) == nil {
-		var parts []string
-		title := p.Title
-		if s, ok := p.Error.(string); ok && s != "" {
-			title = s
-		} else if title == "" {
-			title = p.ErrorTitle
+		title, _ := p.Error.(string)
+		title = cmp.Or(title, p.Title, p.ErrorTitle)
+		detail := cmp.Or(p.Message, p.Detail)
+		if detail == title && p.Message != "" {
+			detail = p.Detail
 		}
-		if title != "" {
-			parts = append(parts, title)
-		}
-		for _, s := range []string{p.Message, p.Detail} {
-			if s != "" && s != title {
-				parts = append(parts, s)
-				break
-			}
-		}
-		if len(parts) > 0 {
-			return truncate(strings.Join(parts, ": "))
+		switch {
+		case title != "" && detail != "" && detail != title:
+			return truncate(title + ": " + detail)
+		case title != "" || detail != "":
+			return truncate(cmp.Or(title, detail))
 		}
 	}
 	return truncate(strings.Join(strings.Fields(string(body)), " "))
 }
 
+// truncate cuts s to maxMessageBytes, dropping a rune the cut splits.
 func truncate(s string) string {
 	if len(s) <= maxMessageBytes {
 		return s
 	}
-	cut := maxMessageBytes
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "..."
+	return strings.ToValidUTF8(s[:maxMessageBytes], "") + "..."
 }
 
 // maxRetryAfterSeconds is a year: longer than any wait the client accepts.

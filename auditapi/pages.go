@@ -1,6 +1,7 @@
 package auditapi
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -11,34 +12,26 @@ import (
 
 // Pages calls fn with every page of q in turn, from page 1 (q.Page is
 // ignored; a zero q.Size means MaxPageSize), until the API's answers agree
-// that there is no more or fn returns more=false. It returns what it read
+// that there is no more or fn returns more=false. It returns what it read,
 // even with an error.
 //
-// The page numbers are computed here, never taken from the next links, so
-// that the credentials cannot be sent to another host and a link pointing
-// back cannot loop. Every page is asked for with q.Size: a server that
-// serves fewer events than asked pages by its own size, so page n is the
-// n-th of its pages.
-//
-// The API's page metadata is not documented well enough to trust one signal
-// alone. Paging goes on while the next link, page.totalPages or
-// page.totalElements says there is more. A page for which none does is the
-// last if it is short of the served size, or if the page block has totals;
-// a full page with no totals and no next link needs one more request to
-// tell. An empty page ends the walk, as does a 404 for a page after the
-// first: a page past the end may be either. The caller compares
-// Listing.Events with Listing.TotalElements to tell whether the API served
-// everything it counted.
+// Page numbers are computed here, never taken from the next links, which
+// could send the credentials to another host or loop. Every page is asked
+// for with q.Size: a server serving fewer events pages by its own size.
+// Paging goes on while the next link, page.totalPages or totalElements says
+// there is more; a page for which none does is the last if it is short of
+// the served size or its page block has totals (without them, a full page
+// takes one more request to tell). An empty page or a 404 after page 1 ends
+// the walk: a page past the end may be either. Comparing Listing.Events
+// with Listing.TotalElements tells whether the API served all it counted.
 func (c *Client) Pages(ctx context.Context, q Query, fn func(*Page) (more bool, err error)) (Listing, error) {
-	if q.Size == 0 {
-		q.Size = MaxPageSize
-	}
+	q.Size = cmp.Or(q.Size, MaxPageSize)
 	w := walk{asked: q.Size, l: Listing{TotalElements: -1}}
 	var prevIDs []string
 	for n := 1; ; n++ {
-		if n > c.maxPages {
+		if n > c.cfg.MaxPages {
 			return w.l, &Error{Endpoint: EndpointList, Reason: ReasonPageLimit, op: fmt.Sprintf("fetching events page %d", n),
-				Message: fmt.Sprintf("more than %d pages; narrow the query or raise the page limit", c.maxPages)}
+				Message: fmt.Sprintf("more than %d pages; narrow the query or raise the page limit", c.cfg.MaxPages)}
 		}
 		q.Page = n
 		p, err := c.ListPage(ctx, q)
@@ -51,9 +44,12 @@ func (c *Client) Pages(ctx context.Context, q Query, fn func(*Page) (more bool, 
 		w.l.Pages++
 		if p.numbered && p.Number != n {
 			w.l.PageNumberMismatches++
-			level.Debug(c.logger).Log("msg", "Audit API page number differs from the one asked for", "asked", n, "got", p.Number)
+			level.Debug(c.cfg.Logger).Log("msg", "Audit API page number differs from the one asked for", "asked", n, "got", p.Number)
 		}
-		ids := eventIDs(p)
+		ids := make([]string, len(p.Events))
+		for i := range p.Events {
+			ids[i] = p.Events[i].ID
+		}
 		if len(ids) > 0 && slices.Equal(ids, prevIDs) {
 			return w.l, &Error{Endpoint: EndpointList, Reason: ReasonDecode, op: fmt.Sprintf("fetching events page %d", n),
 				Message: fmt.Sprintf("the API ignored the page parameter: page %d has the same events as page %d", n, n-1)}
@@ -66,11 +62,9 @@ func (c *Client) Pages(ctx context.Context, q Query, fn func(*Page) (more bool, 
 		if err != nil {
 			return w.l, fmt.Errorf("handling events page %d: %w", n, err)
 		}
-		if !more {
-			w.l.Stopped = true
-			return w.l, nil
-		}
-		if w.last(p, n) {
+		// The page teaches the served size even when fn has had enough.
+		if last := w.last(p, n); last || !more {
+			w.l.Stopped = !last
 			return w.l, nil
 		}
 		prevIDs = ids
@@ -79,10 +73,9 @@ func (c *Client) Pages(ctx context.Context, q Query, fn func(*Page) (more bool, 
 
 // walk is the state of one Pages walk.
 type walk struct {
-	asked int // the page size asked for
 	l     Listing
-	// pageSize is page.size while every page has reported the same one;
-	// -1 once they differed.
+	asked int // the page size asked for
+	// pageSize is page.size while every page said the same; -1 after.
 	pageSize int
 }
 
@@ -124,23 +117,4 @@ func (w *walk) served(count int) int {
 		return w.pageSize
 	}
 	return count
-}
-
-// eventIDs lists the ids of a page, to tell whether the API ignored the
-// page parameter.
-func eventIDs(p *Page) []string {
-	ids := make([]string, len(p.Events))
-	for i := range p.Events {
-		ids[i] = p.Events[i].ID
-	}
-	return ids
-}
-
-// checkNotEmpty fails a page n that holds no events while its own page block
-// says it should: that is a broken answer, not the end of the list.
-func (p *Page) checkNotEmpty(n int) error {
-	if len(p.Events) == 0 && p.TotalElements > 0 && n <= p.TotalPages {
-		return fmt.Errorf("page %d of %d holds no events while the page block counts %d", n, p.TotalPages, p.TotalElements)
-	}
-	return nil
 }

@@ -19,20 +19,14 @@ const MaxPageSize = 100
 // Event is one audit event. Raw holds the event object exactly as the API
 // sent it, so that callers can pass it on unchanged.
 type Event struct {
-	ID                   string
-	EventType            string
-	EventTypeDescription string
-	CreatedAt            time.Time
-	UserEmail            string
+	ID, EventType, EventTypeDescription string
+	// CreatedAt is zero when created_at was missing or unreadable.
+	CreatedAt time.Time
+	UserEmail string
 	// UserID is the numeric user id as the API spelt it, or empty.
-	UserID            string
-	AccountID         string
-	Source            string
-	SourceIP          string
-	SourceDescription string
-	SourceCountry     string
-	Context           json.RawMessage
-	Raw               json.RawMessage
+	UserID                                                        string
+	AccountID, Source, SourceIP, SourceDescription, SourceCountry string
+	Context, Raw                                                  json.RawMessage
 }
 
 // EventType is one entry of the OPTIONS /events answer.
@@ -57,22 +51,17 @@ type Query struct {
 
 // Page is one decoded page of GET /events.
 type Page struct {
-	Events        []Event
-	Number        int
-	Size          int
-	TotalPages    int
-	TotalElements int
-	HasNext       bool
+	Events                                  []Event
+	Number, Size, TotalPages, TotalElements int
+	HasNext                                 bool
 	// HasTotalElements tells a page block with totalElements 0 from one
 	// without it.
 	HasTotalElements bool
 	// Date is the answer's Date header, the API's clock (to the second);
 	// zero when the answer had none. Received is the local time the answer
 	// came, to compare it with.
-	Date     time.Time
-	Received time.Time
-
-	numbered bool // the page block had a number (or page)
+	Date, Received time.Time
+	numbered       bool // the page block had a number (or page)
 }
 
 // Listing says what a walk read.

@@ -15,9 +15,6 @@ import (
 	"github.com/vonage-audit-exporter/vonage_audit_exporter/auditapi"
 )
 
-// errLimit stops paging once --limit events are printed.
-var errLimit = errors.New("limit reached")
-
 type listCommand struct {
 	account *string
 	from    *string
@@ -85,29 +82,30 @@ func (l *listCommand) run(ctx context.Context, env Env) error {
 	}
 	out := newEventWriter(*l.output, env.Stdout, width(env.Stdout))
 	n := 0
-	err = c.Pages(ctx, q, func(p *auditapi.Page) error {
+	// Pages shift while new events arrive, so that an event can come
+	// again on the next page: each is printed once.
+	printed := map[string]bool{}
+	_, err = c.Pages(ctx, q, func(p *auditapi.Page) (bool, error) {
 		for i := range p.Events {
 			ev := &p.Events[i]
-			if !matchUser(ev, *l.user) {
+			if !matchUser(ev, *l.user) || (ev.ID != "" && printed[ev.ID]) {
 				continue
 			}
+			printed[ev.ID] = true
 			if err := out.write(ev); err != nil {
-				return err
+				return false, err
 			}
 			n++
 			if *l.limit > 0 && n >= *l.limit {
-				return errLimit
+				return false, out.flush()
 			}
 		}
-		return out.flush()
+		return true, out.flush()
 	})
 	// The output is ended even after an error, so that what was printed
 	// stays valid JSON.
 	cerr := out.close()
-	switch {
-	case errors.Is(err, errLimit):
-		err = nil
-	case err != nil:
+	if err != nil {
 		return fmt.Errorf("account %q: %w", account, err)
 	}
 	return cerr

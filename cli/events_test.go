@@ -278,6 +278,37 @@ func TestListStreamsPages(t *testing.T) {
 	}
 }
 
+// New events arriving while the list is paged shift the pages, so that
+// events come again on the next page: each is printed once.
+func TestListPrintsEachEventOnce(t *testing.T) {
+	f := newFixture(t, 250, simulator.Options{})
+	f.mu.Lock()
+	f.onList = func(r *http.Request) {
+		if r.URL.Query().Get("page") == "2" {
+			for i := range 30 {
+				f.sim.Add(simulator.Event{EventType: "USER_LOGIN", CreatedAt: now.Add(-time.Duration(i) * time.Second)})
+			}
+		}
+	}
+	f.mu.Unlock()
+	out, err := runOut(t, f.cfg, "events", "list", "-o", "ndjson")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := lines(out)
+	ids := map[string]bool{}
+	for _, l := range got {
+		var ev struct{ ID string }
+		if err := json.Unmarshal([]byte(l), &ev); err != nil {
+			t.Fatal(err)
+		}
+		ids[ev.ID] = true
+	}
+	if len(got) != 250 || len(ids) != 250 {
+		t.Errorf("printed %d lines of %d distinct events, want 250 of 250", len(got), len(ids))
+	}
+}
+
 func TestGet(t *testing.T) {
 	f := newFixture(t, 20, simulator.Options{})
 	ev := f.sim.Visible()[7]

@@ -13,9 +13,12 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/vonage-audit-exporter/vonage_audit_exporter/auditapi"
 )
 
-// Polling modes.
+// Values of mode: when the Audit API is polled. This is their one home; the
+// exporter and the command-line tool use these names.
 const (
 	// ModeInterval polls the Audit API in the background, every poll_interval.
 	ModeInterval = "interval"
@@ -23,25 +26,35 @@ const (
 	ModeScrape = "scrape"
 )
 
-// Values of user_label: what the user label of vonage_audit_user_events_total holds.
+// Values of user_label: what the user label of vonage_audit_user_events_total
+// holds. This is their one home; the counting side uses these names.
 const (
+	// UserLabelEmail exports the user's email, else the user id.
 	UserLabelEmail = "email"
-	UserLabelID    = "id"
-	UserLabelNone  = "none"
+	// UserLabelID exports the user id, else the email.
+	UserLabelID = "id"
 	// UserLabelHash exports a salted hash of the email (else the id), for
 	// teams that may not store personal data in Prometheus.
 	UserLabelHash = "hash"
+	// UserLabelNone exports no user label: vonage_audit_user_events_total is
+	// not exported.
+	UserLabelNone = "none"
 )
 
-// DefaultMaxUsers is the default of max_users.
+// DefaultMaxUsers is the default of max_users: how many users an account
+// counts apart before counting the others together as "__other__".
 const DefaultMaxUsers = 500
 
 // MaxUsersLimit is the largest accepted max_users: each user costs a series
 // per event type and source.
 const MaxUsersLimit = 100000
 
-// DefaultAPIURL is the base URL of the Vonage Audit API.
-const DefaultAPIURL = "https://api.nexmo.com/beta/audit"
+// MaxLookback is the longest accepted lookback. Lookback is read once, on
+// first start, page by page at requests_per_second: a year covers
+// year-over-year dashboards, while a longer backfill of a busy account
+// delays the first counts by hours, reaches back further than the Audit API
+// documents keeping events, and is far more often a typo (100000d for 100d).
+const MaxLookback = 365 * 24 * time.Hour
 
 // MaxRetriesLimit is the largest accepted max_retries: with exponential
 // backoff, more retries than this only hide an outage behind a stuck poll.
@@ -98,7 +111,7 @@ type Account struct {
 // Default returns the configuration used for every key the file leaves out.
 func Default() Config {
 	return Config{
-		APIURL:            DefaultAPIURL,
+		APIURL:            auditapi.DefaultBaseURL,
 		Mode:              ModeInterval,
 		PollInterval:      60 * time.Second,
 		Lookback:          0,

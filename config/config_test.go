@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vonage-audit-exporter/vonage_audit_exporter/auditapi"
 )
 
 // oneAccount is the smallest valid accounts section.
@@ -27,7 +29,7 @@ func TestParseDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Default()
-	want.Accounts = []Account{{Name: "production", APIKey: "abcd1234", APISecret: "s3cr3t", APIURL: DefaultAPIURL, MaxUsers: DefaultMaxUsers}}
+	want.Accounts = []Account{{Name: "production", APIKey: "abcd1234", APISecret: "s3cr3t", APIURL: auditapi.DefaultBaseURL, MaxUsers: DefaultMaxUsers}}
 	if !reflect.DeepEqual(*got, want) {
 		t.Errorf("got %+v, want %+v", *got, want)
 	}
@@ -294,7 +296,7 @@ func TestFromEnv(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := Default()
-			want.Accounts = []Account{{Name: "default", APIKey: tt.wantKey, APISecret: Secret(tt.wantSecret), APIURL: DefaultAPIURL, MaxUsers: DefaultMaxUsers}}
+			want.Accounts = []Account{{Name: "default", APIKey: tt.wantKey, APISecret: Secret(tt.wantSecret), APIURL: auditapi.DefaultBaseURL, MaxUsers: DefaultMaxUsers}}
 			if !reflect.DeepEqual(*c, want) {
 				t.Errorf("got %+v, want %+v", *c, want)
 			}

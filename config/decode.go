@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -14,8 +15,8 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// rawConfig is the file's shape. It is decoded strictly, and encoded again
-// by Redacted, so the YAML keys live here and nowhere else.
+// rawConfig is the file's shape. The decoder finds each key by these tags,
+// and Redacted encodes it again, so the YAML keys live here and nowhere else.
 type rawConfig struct {
 	APIURL            string       `yaml:"api_url"`
 	Mode              string       `yaml:"mode"`
@@ -45,42 +46,83 @@ type rawAccount struct {
 	MaxUsers      *integer `yaml:"max_users,omitempty"`
 }
 
+// nodeDecoder is a field type that checks its own syntax. Its error names
+// neither the file, the line nor the key: the decoder adds them.
+type nodeDecoder interface {
+	decodeNode(n *yaml.Node) error
+}
+
 // duration is a time.Duration written the Prometheus way (30s, 2m, 1h30m, 7d).
 type duration time.Duration
 
-func (d *duration) UnmarshalYAML(n *yaml.Node) error {
+func (d *duration) decodeNode(n *yaml.Node) error {
 	if n.Kind != yaml.ScalarNode {
-		return typeError(n.Line, "expected a duration such as 30s or 2m, got %s", describe(n))
+		return fmt.Errorf("expected a duration such as 30s or 2m, got %s", describe(n))
 	}
 	v, err := model.ParseDuration(n.Value)
-	if err != nil {
-		return typeError(n.Line, "invalid duration %q: use a number with a unit, such as 30s, 2m, 1h30m or 7d", n.Value)
+	switch {
+	case err == nil:
+		*d = duration(v)
+		return nil
+	case tooLong(n.Value):
+		return fmt.Errorf("invalid duration %q: longer than any duration can be (about 292y)", n.Value)
+	case strings.HasPrefix(n.Value, "-") && wellFormed(n.Value[1:]):
+		return fmt.Errorf("invalid duration %q: it must not be negative", n.Value)
 	}
-	*d = duration(v)
-	return nil
+	return fmt.Errorf("invalid duration %q: use a number with a unit, such as 30s, 2m, 1h30m or 7d", n.Value)
 }
 
 func (d duration) MarshalYAML() (any, error) { return model.Duration(d).String(), nil }
 
+var digitsRe = regexp.MustCompile(`[0-9]+`)
+
+// tooLong tells a duration that is well written but does not fit in a
+// time.Duration: the same units with small numbers would parse.
+func tooLong(s string) bool {
+	if _, err := model.ParseDuration(s); err == nil {
+		return false
+	}
+	_, err := model.ParseDuration(digitsRe.ReplaceAllString(s, "1"))
+	return err == nil
+}
+
+func wellFormed(s string) bool {
+	_, err := model.ParseDuration(s)
+	return err == nil || tooLong(s)
+}
+
 // integer refuses a fraction, which yaml.v3 would truncate into an int.
 type integer int
 
-func (i *integer) UnmarshalYAML(n *yaml.Node) error {
-	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" {
-		return typeError(n.Line, "expected an integer, got %s", describe(n))
+func (i *integer) decodeNode(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("expected an integer, got %s", describe(n))
 	}
-	var v int
-	if err := n.Decode(&v); err != nil {
-		return typeError(n.Line, "expected an integer that fits in an int")
+	if outOfRange(n.Value) {
+		return errors.New("expected an integer, got one out of range")
 	}
-	*i = integer(v)
-	return nil
+	switch n.ShortTag() {
+	case "!!int":
+		var v int
+		if err := n.Decode(&v); err != nil {
+			return errors.New("expected an integer, got one out of range")
+		}
+		*i = integer(v)
+		return nil
+	case "!!float":
+		return errors.New("expected an integer, got a number: write a whole number in digits, such as 500")
+	}
+	return fmt.Errorf("expected an integer, got %s", describe(n))
 }
 
-// typeError lets yaml.v3 collect the error with its own, so that one run
-// reports every bad value instead of stopping at the first.
-func typeError(line int, format string, args ...any) error {
-	return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: ", line) + fmt.Sprintf(format, args...)}}
+// outOfRange tells a number too large for an int64 or a float64. yaml.v3
+// resolves such a number to a float (a large integer) or a string (1e400),
+// so its tag would give a misleading error.
+func outOfRange(s string) bool {
+	s = strings.ReplaceAll(s, "_", "")
+	_, errInt := strconv.ParseInt(s, 0, 64)
+	_, errFloat := strconv.ParseFloat(s, 64)
+	return errors.Is(errInt, strconv.ErrRange) || errors.Is(errFloat, strconv.ErrRange)
 }
 
 func toRaw(c *Config) rawConfig {
@@ -175,9 +217,6 @@ func (r *rawConfig) config(loc locator) (*Config, []error) {
 type locator struct {
 	source string
 	lines  map[string]int
-	// keys maps a line back to the key written on it, to name the key in
-	// yaml.v3's errors, which only carry a line.
-	keys map[int]string
 }
 
 // at falls back from an account's missing key to the account itself.
@@ -213,7 +252,7 @@ func accountName(i int, name string) string {
 }
 
 func decode(data []byte, source string) (*rawConfig, locator, error) {
-	loc := locator{source: source, lines: map[string]int{}, keys: map[int]string{}}
+	loc := locator{source: source, lines: map[string]int{}}
 	raw := toRaw(func() *Config { c := Default(); return &c }())
 
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -222,153 +261,258 @@ func decode(data []byte, source string) (*rawConfig, locator, error) {
 	case errors.Is(err, io.EOF):
 		return &raw, loc, nil
 	case err != nil:
-		return nil, loc, loc.yamlError(err)
+		return nil, loc, loc.syntaxError(err)
 	}
 	var next yaml.Node
 	switch err := dec.Decode(&next); {
 	case errors.Is(err, io.EOF):
 	case err != nil:
-		return nil, loc, loc.yamlError(err)
+		return nil, loc, loc.syntaxError(err)
 	default:
 		return nil, loc, fmt.Errorf("%s:%d: found a second YAML document: a config file holds exactly one", source, next.Line)
 	}
 
-	errs := loc.index(&doc)
-	strict := yaml.NewDecoder(bytes.NewReader(data))
-	strict.KnownFields(true)
-	if err := strict.Decode(&raw); err != nil {
-		errs = append(errs, loc.yamlError(err))
+	if len(doc.Content) == 0 {
+		return &raw, loc, nil
 	}
-	if len(errs) > 0 {
-		return nil, loc, errors.Join(errs...)
+	d := decoder{loc: loc, budget: aliasRatio*nodes(&doc) + 1000}
+	if root := resolve(doc.Content[0]); root.ShortTag() != "!!null" {
+		d.value(root, reflect.ValueOf(&raw).Elem(), "", "")
+	}
+	if len(d.errs) > 0 {
+		return nil, loc, errors.Join(d.errs...)
 	}
 	return &raw, loc, nil
 }
 
-// index records the line of every key and refuses keys without a value:
-// yaml.v3 would decode them as zero, silently replacing the default.
-func (l locator) index(doc *yaml.Node) []error {
-	if len(doc.Content) == 0 {
-		return nil
-	}
-	var errs []error
-	visit := func(prefix string, m *yaml.Node) {
-		for i := 0; i+1 < len(m.Content); i += 2 {
-			k, v := m.Content[i], m.Content[i+1]
-			path := prefix + k.Value
-			l.lines[path] = k.Line
-			if _, ok := l.keys[k.Line]; !ok {
-				l.keys[k.Line] = k.Value
-			}
-			if v.Kind == yaml.ScalarNode && v.ShortTag() == "!!null" {
-				errs = append(errs, fmt.Errorf("%s:%d: %s has no value: give one, or remove the key to use the default", l.source, k.Line, k.Value))
+// syntaxError places yaml.v3's syntax error in the file. yaml.v3 has no
+// typed syntax error, and no node exists yet: its text, "yaml: line N:
+// problem", is the only place the line is.
+func (l locator) syntaxError(err error) error {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	if rest, ok := strings.CutPrefix(msg, "line "); ok {
+		if n, problem, ok := strings.Cut(rest, ": "); ok {
+			if line, err := strconv.Atoi(n); err == nil {
+				return fmt.Errorf("%s:%d: invalid YAML: %s", l.source, line, problem)
 			}
 		}
 	}
-	root := doc.Content[0]
-	if root.Kind != yaml.MappingNode {
-		return nil
-	}
-	visit("", root)
-	for i := 0; i+1 < len(root.Content); i += 2 {
-		if root.Content[i].Value != "accounts" || root.Content[i+1].Kind != yaml.SequenceNode {
-			continue
-		}
-		for j, item := range root.Content[i+1].Content {
-			l.lines[accountKey(j, "")] = item.Line
-			if item.Kind == yaml.MappingNode {
-				visit(accountKey(j, "")+".", item)
-			}
-		}
-	}
-	return errs
+	return fmt.Errorf("%s: invalid YAML: %s", l.source, msg)
 }
 
-var (
-	yamlLineRe   = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
-	unknownKeyRe = regexp.MustCompile(`^field (.+) not found in type \S+$`)
-	// The value between the tag and "into" is dropped: it may be a secret
-	// written under the wrong key.
-	duplicateRe = regexp.MustCompile(`^mapping key (".*") already defined at line (\d+)$`)
-	mismatchRe  = regexp.MustCompile(`^cannot unmarshal (!!\w+)(?: .*)? into (\S+)$`)
-)
+// decoder fills a rawConfig from the document's nodes, strictly: unknown
+// keys, keys set twice, keys without a value and values of the wrong type
+// are errors. It collects every error, each with its line and key, so that
+// one run reports all of them; and it records the line of every key for
+// the checks that follow.
+type decoder struct {
+	loc  locator
+	errs []error
+	// budget is how many more values and keys may be decoded. Aliases make
+	// a node count once per use: a small file could otherwise expand into
+	// millions of values, as yaml.v3's own decoder also refuses.
+	budget int
+}
 
-// yamlError rewrites yaml.v3's errors as "file:line: message".
-func (l locator) yamlError(err error) error {
-	var te *yaml.TypeError
-	if !errors.As(err, &te) {
-		if m := yamlLineRe.FindStringSubmatch(err.Error()); m != nil {
-			return fmt.Errorf("%s:%s: invalid YAML: %s", l.source, m[1], m[2])
-		}
-		return fmt.Errorf("%s: parsing YAML: %w", l.source, err)
+// aliasRatio is how many times its own size a file may expand through
+// aliases: far more than sharing a list of event types between accounts.
+const aliasRatio = 10
+
+// nodes counts the nodes written in the file, an alias as one.
+func nodes(n *yaml.Node) int {
+	count := 1
+	for _, c := range n.Content {
+		count += nodes(c)
 	}
-	errs := make([]error, 0, len(te.Errors))
-	for _, msg := range te.Errors {
-		m := yamlLineRe.FindStringSubmatch(msg)
-		if m == nil {
-			errs = append(errs, fmt.Errorf("%s: %s", l.source, msg))
+	return count
+}
+
+// spend takes one decoded value or key from the budget, and reports once
+// when it runs out.
+func (d *decoder) spend(n *yaml.Node) bool {
+	d.budget--
+	if d.budget == -1 {
+		d.errorf(n.Line, "aliases (*name) expand the file more than %d times its size: write the repeated parts out", aliasRatio)
+	}
+	return d.budget >= 0
+}
+
+func (d *decoder) errorf(line int, format string, args ...any) {
+	d.errs = append(d.errs, fmt.Errorf("%s:%d: "+format, append([]any{d.loc.source, line}, args...)...))
+}
+
+// value decodes n into out. key names the value in errors ("" for the
+// whole file); path is where loc records lines ("accounts[0].api_key").
+func (d *decoder) value(n *yaml.Node, out reflect.Value, key, path string) {
+	n = resolve(n)
+	if !d.spend(n) {
+		return
+	}
+	label := ""
+	if key != "" {
+		label = key + ": "
+	}
+	if nd, ok := out.Addr().Interface().(nodeDecoder); ok {
+		if err := nd.decodeNode(n); err != nil {
+			d.errorf(n.Line, "%s%v", label, err)
+		}
+		return
+	}
+	t := out.Type()
+	switch t.Kind() {
+	case reflect.Pointer:
+		p := reflect.New(t.Elem())
+		d.value(n, p.Elem(), key, path)
+		out.Set(p)
+	case reflect.Struct:
+		if n.Kind != yaml.MappingNode {
+			d.errorf(n.Line, "%sexpected %s, got %s", label, expected(t), describe(n))
+			return
+		}
+		prefix := ""
+		if path != "" {
+			prefix = path + "."
+		}
+		d.mapping(n, out, prefix)
+	case reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			d.errorf(n.Line, "%sexpected %s, got %s", label, expected(t), describe(n))
+			return
+		}
+		s := reflect.MakeSlice(t, len(n.Content), len(n.Content))
+		for i, item := range n.Content {
+			itemPath := fmt.Sprintf("%s[%d]", path, i)
+			d.loc.lines[itemPath] = item.Line
+			d.value(item, s.Index(i), key, itemPath)
+		}
+		out.Set(s)
+	default:
+		// yaml.v3 decodes scalars as its users expect (a number into a
+		// string, yes/no into a bool, .inf into a float); only its error
+		// is replaced.
+		if n.Kind != yaml.ScalarNode {
+			d.errorf(n.Line, "%sexpected %s, got %s", label, expected(t), describe(n))
+			return
+		}
+		if err := n.Decode(out.Addr().Interface()); err != nil {
+			got := describe(n)
+			if t.Kind() == reflect.Float64 && outOfRange(n.Value) {
+				got = "one out of range"
+			}
+			d.errorf(n.Line, "%sexpected %s, got %s", label, expected(t), got)
+		}
+	}
+}
+
+// mapping decodes the keys of m into the struct out, by the fields' yaml
+// tags, so that the keys are written once, on rawConfig and rawAccount.
+func (d *decoder) mapping(m *yaml.Node, out reflect.Value, prefix string) {
+	fields := map[string]int{}
+	for i := range out.NumField() {
+		name, _, _ := strings.Cut(out.Type().Field(i).Tag.Get("yaml"), ",")
+		fields[name] = i
+	}
+	set := map[string]int{}
+	for _, p := range d.pairs(m) {
+		k, v := p.key, resolve(p.value)
+		if !d.spend(k) {
+			return
+		}
+		if k.Kind != yaml.ScalarNode {
+			d.errorf(k.Line, "expected a key name, got %s", describe(k))
 			continue
 		}
-		line, text := m[1], m[2]
-		n, _ := strconv.Atoi(line)
-		switch u, v, d := unknownKeyRe.FindStringSubmatch(text), mismatchRe.FindStringSubmatch(text), duplicateRe.FindStringSubmatch(text); {
-		case u != nil:
-			text = fmt.Sprintf("unknown key %q", u[1])
-		case d != nil:
-			text = fmt.Sprintf("key %s is set twice, first at line %s", d[1], d[2])
-		case v != nil:
-			text = fmt.Sprintf("expected %s, got %s", goTypeName(v[2]), tagName(v[1]))
-			fallthrough
+		if first, dup := set[k.Value]; dup {
+			// A merged key gives way to one the mapping sets itself.
+			if !p.merged {
+				d.errorf(k.Line, "key %q is set twice, first at line %d", k.Value, first)
+			}
+			continue
+		}
+		set[k.Value] = k.Line
+		d.loc.lines[prefix+k.Value] = k.Line
+		i, known := fields[k.Value]
+		switch {
+		case !known:
+			d.errorf(k.Line, "unknown key %q", k.Value)
+		case v.ShortTag() == "!!null":
+			// Decoded, it would silently replace the default with zero.
+			d.errorf(k.Line, "%s has no value: give one, or remove the key to use the default", k.Value)
 		default:
-			if key := l.keys[n]; key != "" {
-				text = key + ": " + text
+			d.value(v, out.Field(i), k.Value, prefix+k.Value)
+		}
+	}
+}
+
+type pair struct {
+	key, value *yaml.Node
+	merged     bool
+}
+
+// pairs lists a mapping's own keys, then those of the mappings it merges
+// with "<<", in the order that gives each key its YAML value.
+func (d *decoder) pairs(m *yaml.Node) []pair {
+	var own, merged []pair
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k, v := resolve(m.Content[i]), m.Content[i+1]
+		if k.ShortTag() != "!!merge" {
+			own = append(own, pair{key: k, value: v})
+			continue
+		}
+		sources := []*yaml.Node{resolve(v)}
+		if sources[0].Kind == yaml.SequenceNode {
+			sources = sources[0].Content
+		}
+		for _, src := range sources {
+			src = resolve(src)
+			if src.Kind != yaml.MappingNode {
+				d.errorf(src.Line, "<<: expected a mapping or a list of mappings to merge, got %s", describe(src))
+				continue
+			}
+			for j := 0; j+1 < len(src.Content); j += 2 {
+				// One level only: nested merges could make a small file
+				// expand without bound.
+				if resolve(src.Content[j]).ShortTag() == "!!merge" {
+					d.errorf(src.Content[j].Line, "<<: a merged mapping must not merge another")
+					continue
+				}
+				if !d.spend(src.Content[j]) {
+					return append(own, merged...)
+				}
+				merged = append(merged, pair{key: resolve(src.Content[j]), value: src.Content[j+1], merged: true})
 			}
 		}
-		errs = append(errs, fmt.Errorf("%s:%s: %s", l.source, line, text))
 	}
-	return errors.Join(errs...)
+	return append(own, merged...)
 }
 
-func goTypeName(t string) string {
-	switch {
-	case t == "float64":
+// resolve follows an alias (*name) to the node it names.
+func resolve(n *yaml.Node) *yaml.Node {
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		return n.Alias
+	}
+	return n
+}
+
+// expected says what a field of type t holds, for "expected ..., got ...".
+func expected(t reflect.Type) string {
+	switch t {
+	case reflect.TypeFor[float64]():
 		return "a number"
-	case t == "int":
-		return "an integer"
-	case t == "bool":
+	case reflect.TypeFor[bool]():
 		return "true or false"
-	case t == "string", strings.HasSuffix(t, ".Secret"):
+	case reflect.TypeFor[string](), reflect.TypeFor[Secret]():
 		return "a string"
-	case t == "[]string":
+	case reflect.TypeFor[[]string]():
 		return "a list of strings"
-	case strings.HasSuffix(t, "[]config.rawAccount"):
+	case reflect.TypeFor[[]rawAccount]():
 		return "a list of accounts"
-	case strings.HasSuffix(t, "config.rawAccount"):
+	case reflect.TypeFor[rawAccount]():
 		return "an account (a mapping of keys such as name and api_key)"
-	case strings.HasSuffix(t, "config.rawConfig"):
+	case reflect.TypeFor[rawConfig]():
 		return "a mapping of settings"
-	default:
-		return t
 	}
-}
-
-func tagName(tag string) string {
-	switch tag {
-	case "!!str":
-		return "a string"
-	case "!!int":
-		return "an integer"
-	case "!!float":
-		return "a number"
-	case "!!bool":
-		return "a boolean"
-	case "!!seq":
-		return "a list"
-	case "!!map":
-		return "a mapping"
-	default:
-		return tag
-	}
+	return t.String()
 }
 
 func describe(n *yaml.Node) string {
@@ -377,7 +521,19 @@ func describe(n *yaml.Node) string {
 		return "a list"
 	case yaml.MappingNode:
 		return "a mapping"
+	}
+	switch tag := n.ShortTag(); tag {
+	case "!!str", "!!binary":
+		return "a string"
+	case "!!int":
+		return "an integer"
+	case "!!float":
+		return "a number"
+	case "!!bool":
+		return "a boolean"
+	case "!!null":
+		return "nothing"
 	default:
-		return tagName(n.ShortTag())
+		return tag
 	}
 }

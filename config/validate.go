@@ -12,7 +12,10 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/prometheus/common/model"
 	"gopkg.in/yaml.v3"
+
+	"github.com/vonage-audit-exporter/vonage_audit_exporter/auditapi"
 )
 
 // minSaltLength is the shortest user_hash_salt accepted without a warning.
@@ -35,6 +38,9 @@ func validate(c *Config, loc locator) []error {
 	}
 	if c.PollInterval <= 0 {
 		add("poll_interval", "poll_interval must be greater than 0")
+	}
+	if c.Lookback > MaxLookback {
+		add("lookback", "lookback must be at most %dd, not %s", MaxLookback/(24*time.Hour), model.Duration(c.Lookback))
 	}
 	if c.RequestTimeout <= 0 {
 		add("request_timeout", "request_timeout must be greater than 0")
@@ -145,7 +151,7 @@ func checkURL(s string) error {
 	case u.User != nil:
 		return errors.New("must not contain credentials: use api_key and api_secret")
 	case u.Scheme != "http" && u.Scheme != "https":
-		return fmt.Errorf("must be an absolute http or https URL such as %s", DefaultAPIURL)
+		return fmt.Errorf("must be an absolute http or https URL such as %s", auditapi.DefaultBaseURL)
 	case u.Opaque != "" || u.Host == "":
 		return errors.New("has no host")
 	case u.RawQuery != "" || u.ForceQuery:

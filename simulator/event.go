@@ -67,7 +67,8 @@ type Event struct {
 	EventTypeDescription string
 	// CreatedAt is serialised as "2006-01-02T15:04:05" in UTC, with no zone,
 	// like the real API, unless Options.CreatedAtFormat says otherwise; the
-	// server keeps it to the second.
+	// server keeps it to the second. An event stamped after the API's now
+	// is served once the API's clock reaches it.
 	CreatedAt time.Time
 	// UserEmail "" leaves the field out of the JSON.
 	UserEmail string
@@ -81,7 +82,7 @@ type Event struct {
 	// Context nil leaves the field out of the JSON.
 	Context map[string]any
 	// VisibleAt zero makes the event visible at once; otherwise the event is
-	// hidden from every answer until the server's clock reaches it, as a
+	// hidden from every answer until the API's clock reaches it, as a
 	// late-arriving event would be.
 	VisibleAt time.Time
 }

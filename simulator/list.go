@@ -163,10 +163,10 @@ func (o ordered) MarshalJSON() ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// serveList answers GET /events. The page is cut from the filtered, visible
-// and ordered set as it is at request time, so events added between two
-// requests shift the pages as they would on the real API.
-func (s *Server) serveList(w http.ResponseWriter, r *http.Request) {
+// serveList answers GET /events at the API's time now. The page is cut from
+// the filtered, visible and ordered set as it is at request time, so events
+// added between two requests shift the pages as they would on the real API.
+func (s *Server) serveList(w http.ResponseWriter, r *http.Request, now time.Time) {
 	q := r.URL.Query()
 	lq, err := parseListQuery(q, s.opts.DatePrecision, s.opts.PageCap)
 	if err != nil {
@@ -174,7 +174,6 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	exclusive := s.opts.ExclusiveDateBounds && s.opts.DatePrecision == SecondPrecision
-	now := s.Now()
 	s.mu.Lock()
 	var matched []Event
 	for _, st := range s.events {

@@ -244,7 +244,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt route) bool {
 		case <-t.C:
 		}
 	}
-	w.Header().Set("Date", s.Now().UTC().Format(http.TimeFormat))
+	// One reading of the API's clock serves the whole answer, so that its
+	// Date is never older than an event it lists.
+	now := s.Now()
+	w.Header().Set("Date", now.UTC().Format(http.TimeFormat))
 	if f.status != 0 {
 		f.write(w)
 		return true
@@ -256,9 +259,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt route) bool {
 	}
 	switch rt.kind {
 	case routeList:
-		s.serveList(w, r)
+		s.serveList(w, r, now)
 	case routeGet:
-		s.serveGet(w, r, rt.id)
+		s.serveGet(w, r, rt.id, now)
 	case routeOptions:
 		s.serveOptions(w)
 	case routeMethod:
@@ -309,8 +312,7 @@ func (s *Server) route(r *http.Request) route {
 	return route{kind: routeUnknown, name: "other"}
 }
 
-func (s *Server) serveGet(w http.ResponseWriter, r *http.Request, id string) {
-	now := s.Now()
+func (s *Server) serveGet(w http.ResponseWriter, r *http.Request, id string, now time.Time) {
 	s.mu.Lock()
 	st, ok := s.byID[id]
 	var e Event
