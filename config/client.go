@@ -22,7 +22,6 @@ func (c *Config) ClientConfig(acc Account) auditapi.Config {
 		Timeout:           c.RequestTimeout,
 		MaxRetries:        c.MaxRetries,
 		RequestsPerSecond: c.RequestsPerSecond,
-		MaxConcurrency:    c.MaxConcurrency,
 		UserAgent:         userAgent(),
 	}
 }
