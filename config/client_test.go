@@ -25,7 +25,7 @@ func TestClientConfig(t *testing.T) {
 	} {
 		version.Version = tt.version
 		want := auditapi.Config{BaseURL: "http://127.0.0.1:9000/audit", APIKey: "k2", APISecret: "s2", Timeout: 5 * time.Second,
-			MaxRetries: 2, RequestsPerSecond: 0.5, MaxConcurrency: 3, UserAgent: tt.wantAgent}
+			MaxRetries: 2, RequestsPerSecond: 0.5, UserAgent: tt.wantAgent}
 		if got := c.ClientConfig(c.Accounts[1]); !reflect.DeepEqual(got, want) {
 			t.Errorf("version %q: got %+v, want %+v", tt.version, got, want)
 		}
