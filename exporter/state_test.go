@@ -340,3 +340,23 @@ func TestFailedApplyExportsNoNewAccount(t *testing.T) {
 		}
 	}
 }
+
+// A save cut short by a crash leaves a temporary file; the next start
+// removes it.
+func TestStartRemovesLeftoverTemporaryFiles(t *testing.T) {
+	f := realTimeFixture(t)
+	path := filepath.Join(t.TempDir(), "state.json")
+	leftover := filepath.Join(filepath.Dir(path), ".state.json.tmp-4242")
+	if err := os.WriteFile(leftover, []byte(`{"version":1`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e := startFromConfig(t, stateConfig(f, path, "a"))
+	if _, err := os.Stat(leftover); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the leftover temporary file is still there: %v", err)
+	}
+	refresh(e)
+	e.Stop()
+	if _, err := state.Read(path); err != nil {
+		t.Errorf("no valid state saved: %v", err)
+	}
+}
