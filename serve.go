@@ -21,8 +21,8 @@ import (
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web"
 
-	"github.com/vonage-audit-exporter/vonage_audit_exporter/collector"
 	"github.com/vonage-audit-exporter/vonage_audit_exporter/config"
+	"github.com/vonage-audit-exporter/vonage_audit_exporter/exporter"
 )
 
 type serveOptions struct {
@@ -48,8 +48,7 @@ func serve(ctx context.Context, cfg *config.Config, o serveOptions, logger log.L
 	}
 	level.Info(logger).Log("msg", "Starting "+exporterName, "version", version.Info(), "build_context", version.BuildContext(), "mode", cfg.Mode, "accounts", len(cfg.Accounts))
 
-	c := collector.NewCollector()
-	exp, err := collector.FromConfig(cfg, c, collector.Options{ScrapeTimeoutOffset: o.timeoutOffset, Logger: logger})
+	exp, err := exporter.FromConfig(cfg, exporter.Options{ScrapeTimeoutOffset: o.timeoutOffset, Logger: logger})
 	if err != nil {
 		return fmt.Errorf("creating the exporter: %w", err)
 	}
@@ -58,8 +57,7 @@ func serve(ctx context.Context, cfg *config.Config, o serveOptions, logger log.L
 		versioncollector.NewCollector(exporterName),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		c,
-		exp,
+		exp.Collector(),
 	)
 	reload := func() error {
 		return exp.Reload(func() (*config.Config, error) {

@@ -18,7 +18,6 @@ import (
 	"github.com/go-kit/log"
 
 	"github.com/vonage-audit-exporter/vonage_audit_exporter/auditapi"
-	"github.com/vonage-audit-exporter/vonage_audit_exporter/collector"
 	"github.com/vonage-audit-exporter/vonage_audit_exporter/config"
 )
 
@@ -147,11 +146,12 @@ func client(env Env, name string) (*auditapi.Client, string, error) {
 	acc := cfg.Accounts[i]
 	// One page at a time: output streams in the API's order, and paging
 	// stops as soon as --limit is reached.
-	sequential := *cfg
-	sequential.MaxConcurrency = 1
-	c, err := collector.NewClient(&sequential, acc, nil, env.Logger)
+	cc := cfg.ClientConfig(acc)
+	cc.MaxConcurrency = 1
+	cc.Logger = log.With(env.Logger, "account", acc.Name)
+	c, err := auditapi.New(cc)
 	if err != nil {
-		return nil, "", Usage(err)
+		return nil, "", Usage(fmt.Errorf("account %q: %w", acc.Name, err))
 	}
 	return c, acc.Name, nil
 }

@@ -1,101 +1,130 @@
-// Package collector turns the Vonage Audit API's event log into Prometheus
-// metrics, counting each event exactly once.
+// Package collector is the exporter's prometheus.Collector: it turns the
+// pollers' snapshots, the API request counts and the exporter's report on
+// itself into metrics. It reads what others count and keeps nothing else.
 package collector
 
 import (
-	"cmp"
-	"slices"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vonage-audit-exporter/vonage_audit_exporter/poller"
 )
 
 const namespace = "vonage_audit"
 
-var (
-	eventsDesc = prometheus.NewDesc(prometheus.BuildFQName(namespace, "", "events_total"),
-		"Audit events counted, by event type and source.", []string{"account", "event_type", "source"}, nil)
-	userEventsDesc = prometheus.NewDesc(prometheus.BuildFQName(namespace, "", "user_events_total"),
-		"Audit events counted, by event type, source and user.", []string{"account", "event_type", "source", "user"}, nil)
-	countryEventsDesc = prometheus.NewDesc(prometheus.BuildFQName(namespace, "", "country_events_total"),
-		"Audit events counted, by event type and source country.", []string{"account", "event_type", "country"}, nil)
-	userOverflowDesc = prometheus.NewDesc(prometheus.BuildFQName(namespace, "", "user_overflow_total"),
-		"Distinct users counted as __other__ because max_users was reached.", []string{"account"}, nil)
-	lastEventDesc = prometheus.NewDesc(prometheus.BuildFQName(namespace, "", "last_event_timestamp_seconds"),
-		"Creation time of the newest audit event counted, by event type.", []string{"account", "event_type"}, nil)
+func newDesc(name, help string, labels ...string) *prometheus.Desc {
+	return prometheus.NewDesc(prometheus.BuildFQName(namespace, "", name), help, labels, nil)
+}
 
-	upDesc = prometheus.NewDesc(prometheus.BuildFQName(namespace, "", "up"),
-		"Whether the last poll of the Audit API succeeded.", []string{"account"}, nil)
-	lastSuccessDesc = prometheus.NewDesc(prometheus.BuildFQName(namespace, "", "last_success_timestamp_seconds"),
-		"Time the last successful poll of the Audit API finished.", []string{"account"}, nil)
-	cursorDesc = prometheus.NewDesc(prometheus.BuildFQName(namespace, "", "cursor_timestamp_seconds"),
-		"Events created up to this time have been read.", []string{"account"}, nil)
-	pollDurationDesc = prometheus.NewDesc(prometheus.BuildFQName(namespace, "", "poll_duration_seconds"),
-		"Duration of the last finished poll of the Audit API.", []string{"account"}, nil)
-	pollsDesc = prometheus.NewDesc(prometheus.BuildFQName(namespace, "", "polls_total"),
-		"Polls of the Audit API finished, successful or not.", []string{"account"}, nil)
-	pollRequestsDesc = prometheus.NewDesc(prometheus.BuildFQName(namespace, "", "poll_requests"),
-		"Requests the last finished poll sent to the Audit API, retries and the first poll's OPTIONS included.", []string{"account"}, nil)
-	pollErrorsDesc = prometheus.NewDesc(prometheus.BuildFQName(namespace, "", "poll_errors_total"),
-		"Polls of the Audit API that failed, by reason.", []string{"account", "reason"}, nil)
-	pollOverrunsDesc = prometheus.NewDesc(prometheus.BuildFQName(namespace, "", "poll_overruns_total"),
-		"Scrapes that served the last counters because the poll did not finish before the scrape deadline.", []string{"account"}, nil)
-	ingestedDesc = prometheus.NewDesc(prometheus.BuildFQName(namespace, "", "events_ingested_total"),
-		"Audit events counted for the first time.", []string{"account"}, nil)
-	duplicatesDesc = prometheus.NewDesc(prometheus.BuildFQName(namespace, "", "duplicate_events_total"),
-		"Audit events read again and skipped because they were counted already.", []string{"account"}, nil)
-	skippedDesc = prometheus.NewDesc(prometheus.BuildFQName(namespace, "", "events_skipped_total"),
-		"Audit events not counted, by reason.", []string{"account", "reason"}, nil)
+// Every metric of the exporter, besides the Go, process and build ones.
+var (
+	eventsDesc        = newDesc("events_total", "Audit events counted, by event type and source.", "account", "event_type", "source")
+	userEventsDesc    = newDesc("user_events_total", "Audit events counted, by event type, source and user.", "account", "event_type", "source", "user")
+	countryEventsDesc = newDesc("country_events_total", "Audit events counted, by event type and source country.", "account", "event_type", "country")
+	userOverflowDesc  = newDesc("user_overflow_total", "Distinct users counted as __other__ because max_users was reached.", "account")
+	lastEventDesc     = newDesc("last_event_timestamp_seconds", "Creation time of the newest audit event counted, by event type.", "account", "event_type")
+
+	upDesc           = newDesc("up", "Whether the last poll of the Audit API succeeded.", "account")
+	lastSuccessDesc  = newDesc("last_success_timestamp_seconds", "Time the last successful poll of the Audit API finished.", "account")
+	cursorDesc       = newDesc("cursor_timestamp_seconds", "Events created up to this time have been read.", "account")
+	pollDurationDesc = newDesc("poll_duration_seconds", "Duration of the last finished poll of the Audit API.", "account")
+	pollsDesc        = newDesc("polls_total", "Polls of the Audit API finished, successful or not.", "account")
+	pollRequestsDesc = newDesc("poll_requests", "Requests the last finished poll sent to the Audit API, retries and the first poll's OPTIONS included.", "account")
+	pollErrorsDesc   = newDesc("poll_errors_total", "Polls of the Audit API that failed, by reason.", "account", "reason")
+	pollOverrunsDesc = newDesc("poll_overruns_total", "Scrapes that served the last counters because the poll did not finish before the scrape deadline.", "account")
+	ingestedDesc     = newDesc("events_ingested_total", "Audit events counted for the first time.", "account")
+	duplicatesDesc   = newDesc("duplicate_events_total", "Audit events read again and skipped because they were counted already.", "account")
+	skippedDesc      = newDesc("events_skipped_total", "Audit events not counted, by reason.", "account", "reason")
+
+	apiRequestsDesc    = newDesc("api_requests_total", "Requests sent to the Audit API, by endpoint and HTTP status code or error.", "account", "endpoint", "code")
+	apiDurationDesc    = newDesc("api_request_duration_seconds", "Duration of requests to the Audit API, by endpoint.", "account", "endpoint")
+	apiRetriesDesc     = newDesc("api_retries_total", "Requests to the Audit API retried, by the reason of the failed attempt.", "account", "reason")
+	apiRateLimitedDesc = newDesc("api_rate_limited_total", "Answers of the Audit API that refused a request for its rate limit or quota.", "account")
+
+	restoredDesc      = newDesc("state_restored", "Whether the account's counters and cursor were restored from the state file at start.", "account")
+	restoreErrorsDesc = newDesc("state_restore_errors_total", "State files that could not be read or used at start, so that every account started fresh.")
+	saveErrorsDesc    = newDesc("state_save_errors_total", "Failed saves of the state file.")
+	lastSaveDesc      = newDesc("state_last_save_success_timestamp_seconds", "Time of the last successful save of the state file.")
+	reloadOKDesc      = newDesc("config_last_reload_successful", "Whether the last configuration reload succeeded.")
+	lastReloadDesc    = newDesc("config_last_reload_success_timestamp_seconds", "Time of the last successful configuration load or reload.")
 )
 
-// Collector exposes the counters of every configured account. Collect only
-// reads the accounts' state: it never waits on the Audit API.
+// Status is the exporter's report on its state file and its reloads.
+type Status struct {
+	// Restored tells, by account, whether the account's state was restored
+	// from the state file at start.
+	Restored      map[string]bool
+	RestoreErrors float64
+	SaveErrors    float64
+	LastSave      time.Time
+	ReloadOK      bool
+	LastReload    time.Time
+}
+
+// Source is what the collector reads of an account: a *poller.Poller.
+type Source interface {
+	Name() string
+	Read(fn func(*poller.Snapshot))
+}
+
+var _ Source = (*poller.Poller)(nil)
+
+// Account is one exported account: its counters and its API requests.
+type Account struct {
+	Poller Source
+	API    *Observer // nil: no API metrics
+}
+
+// Collector exposes the counters of every account. Collect only reads
+// snapshots: it never waits on the Audit API.
 type Collector struct {
-	mu       sync.RWMutex
-	accounts []*Account
-	caches   map[*Account]*accountCache
-	api      *apiMetrics
+	status func() Status
+
+	// mu guards the accounts and their series caches; Collect holds it
+	// throughout, so that one scrape at a time brings the caches up to date.
+	mu       sync.Mutex
+	accounts []Account
+	caches   map[Source]*accountCache
 }
 
 var _ prometheus.Collector = (*Collector)(nil)
 
-// NewCollector returns a collector without accounts.
-func NewCollector() *Collector {
-	return &Collector{api: newAPIMetrics(), caches: map[*Account]*accountCache{}}
+// New returns a collector without accounts; status, when not nil, is asked
+// for the exporter's report at each scrape.
+func New(status func() Status) *Collector {
+	return &Collector{status: status, caches: map[Source]*accountCache{}}
 }
 
-// SetAccounts replaces the accounts exported. API metrics of accounts no
-// longer present are dropped; those of the accounts exported start at zero
-// here, not in Observer, so that a reload that fails after building its new
-// accounts' clients exports none of them.
-func (c *Collector) SetAccounts(accounts []*Account) {
+// Observer returns the sink for one account's API request metrics: the
+// exported account's own, so that its counts go on across a rebuild of its
+// client, or else a new one, exported once SetAccounts is given it.
+func (c *Collector) Observer(account string) *Observer {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	keep := map[string]bool{}
-	caches := make(map[*Account]*accountCache, len(accounts))
-	for _, a := range accounts {
-		keep[a.Name()] = true
-		c.api.rateLimited.WithLabelValues(a.Name())
-		caches[a] = c.caches[a]
-		if caches[a] == nil {
-			caches[a] = &accountCache{}
+	for _, a := range c.accounts {
+		if a.Poller.Name() == account {
+			return a.API
 		}
 	}
-	for _, a := range c.accounts {
-		if !keep[a.Name()] {
-			c.api.forget(a.Name())
+	return newObserver(account)
+}
+
+// SetAccounts replaces the accounts exported.
+func (c *Collector) SetAccounts(accounts []Account) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	caches := make(map[Source]*accountCache, len(accounts))
+	for _, a := range accounts {
+		caches[a.Poller] = c.caches[a.Poller]
+		if caches[a.Poller] == nil {
+			caches[a.Poller] = &accountCache{}
 		}
 	}
 	c.accounts = accounts
 	c.caches = caches
-}
-
-// Observer returns the sink for one account's API request metrics.
-func (c *Collector) Observer(account string) *Observer {
-	return &Observer{account: account, m: c.api}
 }
 
 // Describe implements prometheus.Collector.
@@ -104,180 +133,70 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 		eventsDesc, userEventsDesc, userOverflowDesc, countryEventsDesc, lastEventDesc,
 		upDesc, lastSuccessDesc, cursorDesc, pollDurationDesc, pollsDesc, pollRequestsDesc, pollErrorsDesc,
 		pollOverrunsDesc, ingestedDesc, duplicatesDesc, skippedDesc,
+		apiRequestsDesc, apiDurationDesc, apiRetriesDesc, apiRateLimitedDesc,
+		restoredDesc, restoreErrorsDesc, saveErrorsDesc, lastSaveDesc, reloadOKDesc, lastReloadDesc,
 	} {
 		ch <- d
 	}
-	c.api.describe(ch)
 }
 
 // Collect implements prometheus.Collector.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
-	c.mu.RLock()
-	accounts := c.accounts
-	caches := c.caches
-	c.mu.RUnlock()
-	for _, a := range accounts {
-		caches[a].collect(a, ch)
+	// Asked before taking mu: the exporter holds its own lock when it
+	// calls SetAccounts.
+	if c.status != nil {
+		collectStatus(c.status(), ch)
 	}
-	c.api.collect(ch)
-}
-
-// accountCache keeps the metrics of one account's event series between
-// scrapes. Building a const metric (label checks, label pairs) costs several
-// times what sending a built one does, and between two scrapes few series
-// change: only those are built again.
-type accountCache struct {
-	mu        sync.Mutex // one scrape at a time uses the cache
-	gen       uint64
-	events    seriesCache[typeSource]
-	users     seriesCache[typeSourceUser]
-	countries seriesCache[typeCountry]
-	lastEvent seriesCache[string]
-}
-
-// collect brings the cache up to date under the account's lock, and sends
-// after releasing it, so that a slow reader of the scrape never holds up
-// counting.
-func (c *accountCache) collect(a *Account, ch chan<- prometheus.Metric) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.gen++
-	name := a.opts.Name
-
-	a.mu.Lock()
-	update(&c.events, c.gen, a.events, identity, compareTypeSource, func(k typeSource, v float64) prometheus.Metric {
-		return prometheus.MustNewConstMetric(eventsDesc, prometheus.CounterValue, v, name, k.eventType, k.source)
-	})
-	update(&c.users, c.gen, a.users, identity, compareTypeSourceUser, func(k typeSourceUser, v float64) prometheus.Metric {
-		return prometheus.MustNewConstMetric(userEventsDesc, prometheus.CounterValue, v, name, k.eventType, k.source, k.user)
-	})
-	update(&c.countries, c.gen, a.countries, identity, compareTypeCountry, func(k typeCountry, v float64) prometheus.Metric {
-		return prometheus.MustNewConstMetric(countryEventsDesc, prometheus.CounterValue, v, name, k.eventType, k.country)
-	})
-	update(&c.lastEvent, c.gen, a.lastEvent, unixSeconds, strings.Compare, func(t string, v float64) prometheus.Metric {
-		return prometheus.MustNewConstMetric(lastEventDesc, prometheus.GaugeValue, v, name, t)
-	})
-	self := a.selfMetrics()
-	a.mu.Unlock()
-
-	for _, s := range []interface {
-		send(chan<- prometheus.Metric)
-	}{&c.events, &c.users, &c.countries, &c.lastEvent} {
-		s.send(ch)
-	}
-	for _, m := range self {
-		ch <- m
-	}
-}
-
-// seriesCache holds the built metric of each series of one family.
-type seriesCache[K comparable] struct {
-	index   map[K]int
-	entries []cachedSeries[K]
-}
-
-type cachedSeries[K comparable] struct {
-	key    K
-	value  float64
-	gen    uint64 // the last scrape that found the series
-	metric prometheus.Metric
-}
-
-// update makes the cache hold exactly the series of m, building again the
-// metric of a series whose value changed. The entries are kept in the order
-// of their label values (compare), the order the registry sorts a family
-// into: its sort then finds them sorted, which makes it cheap.
-func update[K comparable, V any](c *seriesCache[K], gen uint64, m map[K]V, value func(V) float64, compare func(K, K) int, build func(K, float64) prometheus.Metric) {
-	if c.index == nil {
-		c.index = make(map[K]int, len(m))
-	}
-	added := false
-	for k, raw := range m {
-		v := value(raw)
-		i, ok := c.index[k]
-		if !ok {
-			c.index[k] = len(c.entries)
-			c.entries = append(c.entries, cachedSeries[K]{key: k, value: v, gen: gen, metric: build(k, v)})
-			added = true
-			continue
-		}
-		e := &c.entries[i]
-		e.gen = gen
-		if e.value != v {
-			e.value, e.metric = v, build(k, v)
-		}
-	}
-	if len(c.entries) != len(m) {
-		// Some series are gone (a cap, a restore): drop them.
-		kept := c.entries[:0]
-		for _, e := range c.entries {
-			if e.gen == gen {
-				kept = append(kept, e)
-			} else {
-				delete(c.index, e.key)
+	for _, a := range c.accounts {
+		c.caches[a.Poller].collect(a.Poller, ch)
+		if a.API != nil {
+			for _, m := range a.API.metrics() {
+				ch <- m
 			}
 		}
-		clear(c.entries[len(kept):])
-		c.entries = kept
-	} else if !added {
-		return
-	}
-	slices.SortFunc(c.entries, func(a, b cachedSeries[K]) int { return compare(a.key, b.key) })
-	for i := range c.entries {
-		c.index[c.entries[i].key] = i
 	}
 }
 
-// Orders of the label values of each family, label names sorted.
-
-func compareTypeSource(a, b typeSource) int {
-	return cmp.Or(strings.Compare(a.eventType, b.eventType), strings.Compare(a.source, b.source))
-}
-
-func compareTypeSourceUser(a, b typeSourceUser) int {
-	return cmp.Or(strings.Compare(a.eventType, b.eventType), strings.Compare(a.source, b.source), strings.Compare(a.user, b.user))
-}
-
-// compareTypeCountry puts country first: the label "country" sorts before "event_type".
-func compareTypeCountry(a, b typeCountry) int {
-	return cmp.Or(strings.Compare(a.country, b.country), strings.Compare(a.eventType, b.eventType))
-}
-
-func (c *seriesCache[K]) send(ch chan<- prometheus.Metric) {
-	for i := range c.entries {
-		ch <- c.entries[i].metric
-	}
-}
-
-func identity(v float64) float64 { return v }
-
-// selfMetrics builds the account's few self-metrics. Callers hold a.mu.
-func (a *Account) selfMetrics() []prometheus.Metric {
-	name := a.opts.Name
+// selfMetrics builds an account's few self-metrics.
+func selfMetrics(s *poller.Snapshot) []prometheus.Metric {
+	name := s.Account
 	var out []prometheus.Metric
-	if a.opts.UserLabel != UserLabelNone {
-		out = append(out, prometheus.MustNewConstMetric(userOverflowDesc, prometheus.CounterValue, a.userOverflow, name))
+	if s.CountsUsers {
+		out = append(out, prometheus.MustNewConstMetric(userOverflowDesc, prometheus.CounterValue, s.UserOverflow, name))
 	}
 	out = append(out,
-		prometheus.MustNewConstMetric(upDesc, prometheus.GaugeValue, boolValue(a.up), name),
-		prometheus.MustNewConstMetric(lastSuccessDesc, prometheus.GaugeValue, unixSeconds(a.lastSuccess), name),
-		prometheus.MustNewConstMetric(cursorDesc, prometheus.GaugeValue, unixSeconds(a.cursor), name),
-		prometheus.MustNewConstMetric(pollDurationDesc, prometheus.GaugeValue, a.pollDuration.Seconds(), name),
-		prometheus.MustNewConstMetric(pollsDesc, prometheus.CounterValue, a.polls, name),
-		prometheus.MustNewConstMetric(pollRequestsDesc, prometheus.GaugeValue, a.pollRequests, name),
+		prometheus.MustNewConstMetric(upDesc, prometheus.GaugeValue, boolValue(s.Up), name),
+		prometheus.MustNewConstMetric(lastSuccessDesc, prometheus.GaugeValue, unixSeconds(s.LastSuccess), name),
+		prometheus.MustNewConstMetric(cursorDesc, prometheus.GaugeValue, unixSeconds(s.Cursor), name),
+		prometheus.MustNewConstMetric(pollDurationDesc, prometheus.GaugeValue, s.PollDuration.Seconds(), name),
+		prometheus.MustNewConstMetric(pollsDesc, prometheus.CounterValue, s.Polls, name),
+		prometheus.MustNewConstMetric(pollRequestsDesc, prometheus.GaugeValue, s.PollRequests, name),
 	)
-	for _, r := range sortedKeys(a.pollErrors) {
-		out = append(out, prometheus.MustNewConstMetric(pollErrorsDesc, prometheus.CounterValue, a.pollErrors[r], name, r))
+	for _, r := range sortedKeys(s.PollErrors) {
+		out = append(out, prometheus.MustNewConstMetric(pollErrorsDesc, prometheus.CounterValue, s.PollErrors[r], name, r))
 	}
 	out = append(out,
-		prometheus.MustNewConstMetric(pollOverrunsDesc, prometheus.CounterValue, a.overruns, name),
-		prometheus.MustNewConstMetric(ingestedDesc, prometheus.CounterValue, a.ingested, name),
-		prometheus.MustNewConstMetric(duplicatesDesc, prometheus.CounterValue, a.duplicates, name),
+		prometheus.MustNewConstMetric(pollOverrunsDesc, prometheus.CounterValue, s.Overruns, name),
+		prometheus.MustNewConstMetric(ingestedDesc, prometheus.CounterValue, s.Ingested, name),
+		prometheus.MustNewConstMetric(duplicatesDesc, prometheus.CounterValue, s.Duplicates, name),
 	)
-	for _, r := range sortedKeys(a.skipped) {
-		out = append(out, prometheus.MustNewConstMetric(skippedDesc, prometheus.CounterValue, a.skipped[r], name, r))
+	for _, r := range sortedKeys(s.Skipped) {
+		out = append(out, prometheus.MustNewConstMetric(skippedDesc, prometheus.CounterValue, s.Skipped[r], name, r))
 	}
 	return out
+}
+
+func collectStatus(s Status, ch chan<- prometheus.Metric) {
+	for account, restored := range s.Restored {
+		ch <- prometheus.MustNewConstMetric(restoredDesc, prometheus.GaugeValue, boolValue(restored), account)
+	}
+	ch <- prometheus.MustNewConstMetric(restoreErrorsDesc, prometheus.CounterValue, s.RestoreErrors)
+	ch <- prometheus.MustNewConstMetric(saveErrorsDesc, prometheus.CounterValue, s.SaveErrors)
+	ch <- prometheus.MustNewConstMetric(lastSaveDesc, prometheus.GaugeValue, unixSeconds(s.LastSave))
+	ch <- prometheus.MustNewConstMetric(reloadOKDesc, prometheus.GaugeValue, boolValue(s.ReloadOK))
+	ch <- prometheus.MustNewConstMetric(lastReloadDesc, prometheus.GaugeValue, unixSeconds(s.LastReload))
 }
 
 func unixSeconds(t time.Time) float64 {

@@ -14,8 +14,7 @@ import (
 func TestHelpIsOneSentence(t *testing.T) {
 	help := regexp.MustCompile(`fqName: "([^"]*)", help: ("(?:[^"\\]|\\.)*")`)
 	ch := make(chan *prometheus.Desc, 100)
-	NewCollector().Describe(ch)
-	New(Options{}, NewCollector(), nil).Describe(ch)
+	New(nil).Describe(ch)
 	close(ch)
 	n := 0
 	for d := range ch {

@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -9,72 +10,55 @@ import (
 	"github.com/vonage-audit-exporter/vonage_audit_exporter/auditapi"
 )
 
-// apiMetrics are the Audit API client's request metrics, for every account.
-type apiMetrics struct {
-	requests    *prometheus.CounterVec
-	durations   *prometheus.HistogramVec
-	retries     *prometheus.CounterVec
-	rateLimited *prometheus.CounterVec
-}
+// durationBuckets are the upper bounds of api_request_duration_seconds.
+var durationBuckets = []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}
 
-func newAPIMetrics() *apiMetrics {
-	return &apiMetrics{
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace, Name: "api_requests_total",
-			Help: "Requests sent to the Audit API, by endpoint and HTTP status code or error.",
-		}, []string{"account", "endpoint", "code"}),
-		durations: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Namespace: namespace, Name: "api_request_duration_seconds",
-			Help:    "Duration of requests to the Audit API, by endpoint.",
-			Buckets: []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30},
-		}, []string{"account", "endpoint"}),
-		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace, Name: "api_retries_total",
-			Help: "Requests to the Audit API retried, by the reason of the failed attempt.",
-		}, []string{"account", "reason"}),
-		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace, Name: "api_rate_limited_total",
-			Help: "Answers of the Audit API that refused a request for its rate limit or quota.",
-		}, []string{"account"}),
-	}
-}
+type endpointCode struct{ endpoint, code string }
 
-func (m *apiMetrics) describe(ch chan<- *prometheus.Desc) {
-	m.requests.Describe(ch)
-	m.durations.Describe(ch)
-	m.retries.Describe(ch)
-	m.rateLimited.Describe(ch)
-}
-
-func (m *apiMetrics) collect(ch chan<- prometheus.Metric) {
-	m.requests.Collect(ch)
-	m.durations.Collect(ch)
-	m.retries.Collect(ch)
-	m.rateLimited.Collect(ch)
-}
-
-func (m *apiMetrics) forget(account string) {
-	l := prometheus.Labels{"account": account}
-	m.requests.DeletePartialMatch(l)
-	m.durations.DeletePartialMatch(l)
-	m.retries.DeletePartialMatch(l)
-	m.rateLimited.DeletePartialMatch(l)
+type histogram struct {
+	count   uint64
+	sum     float64
+	buckets []uint64 // by durationBuckets; not cumulative
 }
 
 // Observer records one account's Audit API requests.
 type Observer struct {
 	account  string
-	m        *apiMetrics
 	requests atomic.Uint64
+
+	mu          sync.Mutex // guards below
+	codes       map[endpointCode]float64
+	durations   map[string]*histogram
+	retries     map[string]float64
+	rateLimited float64
 }
 
 var _ auditapi.Observer = (*Observer)(nil)
 
+func newObserver(account string) *Observer {
+	return &Observer{account: account, codes: map[endpointCode]float64{}, durations: map[string]*histogram{}, retries: map[string]float64{}}
+}
+
 // Request implements auditapi.Observer.
 func (o *Observer) Request(endpoint, code string, d time.Duration) {
 	o.requests.Add(1)
-	o.m.requests.WithLabelValues(o.account, endpoint, code).Inc()
-	o.m.durations.WithLabelValues(o.account, endpoint).Observe(d.Seconds())
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.codes[endpointCode{endpoint, code}]++
+	h := o.durations[endpoint]
+	if h == nil {
+		h = &histogram{buckets: make([]uint64, len(durationBuckets))}
+		o.durations[endpoint] = h
+	}
+	s := d.Seconds()
+	h.count++
+	h.sum += s
+	for i, le := range durationBuckets {
+		if s <= le {
+			h.buckets[i]++
+			break
+		}
+	}
 }
 
 // Requests returns how many requests the Observer has recorded.
@@ -82,10 +66,39 @@ func (o *Observer) Requests() uint64 { return o.requests.Load() }
 
 // Retry implements auditapi.Observer.
 func (o *Observer) Retry(_, reason string) {
-	o.m.retries.WithLabelValues(o.account, reason).Inc()
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.retries[reason]++
 }
 
 // RateLimited implements auditapi.Observer.
 func (o *Observer) RateLimited(string) {
-	o.m.rateLimited.WithLabelValues(o.account).Inc()
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.rateLimited++
+}
+
+// metrics builds the account's API metrics; they are sent after the lock
+// is released, so that a slow scrape never holds up a request.
+func (o *Observer) metrics() []prometheus.Metric {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	out := make([]prometheus.Metric, 0, len(o.codes)+len(o.durations)+len(o.retries)+1)
+	for k, v := range o.codes {
+		out = append(out, prometheus.MustNewConstMetric(apiRequestsDesc, prometheus.CounterValue, v, o.account, k.endpoint, k.code))
+	}
+	for endpoint, h := range o.durations {
+		cumulative := make(map[float64]uint64, len(durationBuckets))
+		var n uint64
+		for i, le := range durationBuckets {
+			n += h.buckets[i]
+			cumulative[le] = n
+		}
+		out = append(out, prometheus.MustNewConstHistogram(apiDurationDesc, h.count, h.sum, cumulative, o.account, endpoint))
+	}
+	for reason, v := range o.retries {
+		out = append(out, prometheus.MustNewConstMetric(apiRetriesDesc, prometheus.CounterValue, v, o.account, reason))
+	}
+	out = append(out, prometheus.MustNewConstMetric(apiRateLimitedDesc, prometheus.CounterValue, o.rateLimited, o.account))
+	return out
 }

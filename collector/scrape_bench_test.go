@@ -1,18 +1,18 @@
 package collector
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"sync/atomic"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/vonage-audit-exporter/vonage_audit_exporter/simulator"
+	"github.com/vonage-audit-exporter/vonage_audit_exporter/config"
+	"github.com/vonage-audit-exporter/vonage_audit_exporter/poller"
 )
 
 // discard is a ResponseWriter that keeps nothing, so that a scrape's cost is
@@ -27,17 +27,35 @@ func scrape(b *testing.B, h http.Handler) {
 	h.ServeHTTP(&discard{h: http.Header{}}, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 }
 
+// benchSource is an account whose counters the benchmark changes, as a
+// poll would, under the lock that Read takes.
+type benchSource struct {
+	mu sync.Mutex
+	s  poller.Snapshot
+}
+
+func (b *benchSource) Name() string { return b.s.Account }
+
+func (b *benchSource) Read(fn func(*poller.Snapshot)) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	fn(&b.s)
+}
+
 // scrapeAccount returns an account with n user series (and the event and
 // country series they imply), as if counted from the API.
-func scrapeAccount(n int) *Account {
-	a := NewAccount(AccountOptions{Name: "bench", UserLabel: UserLabelEmail, CountryBreakdown: true})
+func scrapeAccount(n int) *benchSource {
+	a := &benchSource{}
+	// A new poller's snapshot, which nothing else uses: the self-metrics
+	// of a real account.
+	poller.New(poller.Options{Name: "bench", UserLabel: config.UserLabelEmail, CountryBreakdown: true}).Read(func(s *poller.Snapshot) { a.s = *s })
 	types := []string{"USER_LOGIN", "NUMBER_UPDATED", "APP_UPDATE", "NUMBER_ASSIGN", "USER_LOGOUT"}
 	for i := 0; i < n; i++ {
-		t, s := types[i%len(types)], Sources[i/len(types)%len(Sources)]
-		a.users[typeSourceUser{t, s, fmt.Sprintf("user%06d@example.com", i)}] = float64(i%7 + 1)
-		a.events[typeSource{t, s}] += float64(i%7 + 1)
-		a.countries[typeCountry{t, fmt.Sprintf("%c%c", 'A'+i%26, 'A'+i/26%26)}]++
-		a.lastEvent[t] = time.Unix(1773489600, 0)
+		t, s := types[i%len(types)], poller.Sources[i/len(types)%len(poller.Sources)]
+		a.s.Users[poller.UserKey{EventType: t, Source: s, User: fmt.Sprintf("user%06d@example.com", i)}] = float64(i%7 + 1)
+		a.s.Events[poller.EventKey{EventType: t, Source: s}] += float64(i%7 + 1)
+		a.s.Countries[poller.CountryKey{EventType: t, Country: fmt.Sprintf("%c%c", 'A'+i%26, 'A'+i/26%26)}]++
+		a.s.LastEvent[t] = time.Unix(1773489600, 0)
 	}
 	return a
 }
@@ -102,11 +120,11 @@ func BenchmarkScrape(b *testing.B) {
 	const changed = 100
 	for _, n := range []int{10000, 100000} {
 		a := scrapeAccount(n)
-		c := NewCollector()
-		c.SetAccounts([]*Account{a})
+		c := New(nil)
+		c.SetAccounts([]Account{{Poller: a}})
 		baseReg, baseUsers := baselineOf(b, c)
-		var keys []typeSourceUser
-		for k := range a.users {
+		var keys []poller.UserKey
+		for k := range a.s.Users {
 			if len(keys) == changed {
 				break
 			}
@@ -135,66 +153,11 @@ func BenchmarkScrape(b *testing.B) {
 			for b.Loop() {
 				a.mu.Lock()
 				for _, k := range keys {
-					a.users[k]++
+					a.s.Users[k]++
 				}
 				a.mu.Unlock()
 				scrape(b, h)
 			}
 		})
 	}
-}
-
-// BenchmarkScrapeDuringSlowPoll scrapes in interval mode while a poll waits
-// on an API that takes 30 seconds to answer, against the same scrape with
-// the API idle.
-func BenchmarkScrapeDuringSlowPoll(b *testing.B) {
-	clock := newTestClock()
-	sim := simulator.New(simulator.Options{Seed: 3, Now: clock.Now})
-	sim.Generate(1000, clock.Now().Add(-time.Hour), clock.Now())
-	var started atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		started.Add(1)
-		sim.ServeHTTP(w, r)
-	}))
-	b.Cleanup(srv.Close)
-
-	newExporter := func(b *testing.B) (*Exporter, http.Handler) {
-		c := NewCollector()
-		a := scrapeAccount(10000)
-		a.opts.API = newBenchClient(b, srv.URL, c.Observer("bench"), 1)
-		a.opts.Now = clock.Now
-		exp := New(Options{Mode: ModeInterval, PollInterval: time.Hour}, c, []*Account{a})
-		reg := prometheus.NewRegistry()
-		reg.MustRegister(c)
-		return exp, exp.Handler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	}
-
-	b.Run("baseline=api_idle", func(b *testing.B) {
-		_, h := newExporter(b)
-		b.ReportAllocs()
-		for b.Loop() {
-			scrape(b, h)
-		}
-	})
-	b.Run("poll_waiting_30s", func(b *testing.B) {
-		sim.SetFaults(simulator.Faults{Latency: 30 * time.Second})
-		defer sim.SetFaults(simulator.Faults{})
-		exp, h := newExporter(b)
-		before := started.Load()
-		exp.Start(context.Background())
-		defer exp.Stop()
-		for i := 0; started.Load() == before; i++ {
-			if i == 1000 {
-				b.Fatal("the poll never reached the API")
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-		b.ReportAllocs()
-		for b.Loop() {
-			scrape(b, h)
-		}
-		if p := gathered(b, exp.Collector(), "vonage_audit_polls_total")[""]; p != 0 {
-			b.Fatalf("the poll finished during the benchmark (%v polls): it did not overlap the scrapes", p)
-		}
-	})
 }

@@ -10,11 +10,11 @@ out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 
 echo "Running benchmarks (a few minutes)..." >&2
-go test -run '^$' -bench '^BenchmarkIngest$' -benchtime=3000x -count="$count" ./collector >>"$out"
+go test -run '^$' -bench '^BenchmarkIngest$' -benchtime=3000x -count="$count" ./poller >>"$out"
 go test -run '^$' -bench '^BenchmarkScrape$' -benchtime=10x -count="$count" ./collector >>"$out"
-go test -run '^$' -bench '^BenchmarkScrapeDuringSlowPoll$' -benchtime=20x -count="$count" ./collector >>"$out"
-go test -run '^$' -bench '^BenchmarkBackfill$|^BenchmarkMemory$' -benchtime=1x -count=1 ./collector >>"$out"
-go test -count=1 -run '^TestRequestsPerPoll$' -v ./collector >>"$out"
+go test -run '^$' -bench '^BenchmarkScrapeDuringSlowPoll$' -benchtime=20x -count="$count" ./exporter >>"$out"
+go test -run '^$' -bench '^BenchmarkBackfill$|^BenchmarkMemory$' -benchtime=1x -count=1 ./poller >>"$out"
+go test -count=1 -run '^TestRequestsPerPoll$' -v ./poller >>"$out"
 
 awk '
 # Benchmark lines: name, iterations, then value/unit pairs; keep the minimum.

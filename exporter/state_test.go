@@ -1,4 +1,4 @@
-package collector
+package exporter
 
 import (
 	"context"
@@ -9,19 +9,21 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/vonage-audit-exporter/vonage_audit_exporter/config"
+	"github.com/vonage-audit-exporter/vonage_audit_exporter/internal/pollertest"
+	"github.com/vonage-audit-exporter/vonage_audit_exporter/poller"
 	"github.com/vonage-audit-exporter/vonage_audit_exporter/simulator"
+	"github.com/vonage-audit-exporter/vonage_audit_exporter/state"
 )
 
 // stateConfig is a config for accounts reading f's simulator, polled by
 // Refresh (scrape mode, no least time between polls).
-func stateConfig(f *fixture, stateFile string, names ...string) *config.Config {
+func stateConfig(f *pollertest.Fixture, stateFile string, names ...string) *config.Config {
 	cfg := config.Default()
-	cfg.APIURL = f.srv.URL
+	cfg.APIURL = f.Srv.URL
 	cfg.Mode = config.ModeScrape
 	cfg.PollInterval = time.Nanosecond
 	cfg.Lookback = time.Hour
@@ -30,21 +32,21 @@ func stateConfig(f *fixture, stateFile string, names ...string) *config.Config {
 	cfg.RequestsPerSecond = 1000
 	cfg.StateFile = stateFile
 	for _, n := range names {
-		cfg.Accounts = append(cfg.Accounts, config.Account{Name: n, APIKey: testKey, APISecret: testSecret, APIURL: f.srv.URL})
+		cfg.Accounts = append(cfg.Accounts, config.Account{Name: n, APIKey: pollertest.Key, APISecret: pollertest.Secret, APIURL: f.Srv.URL})
 	}
 	return &cfg
 }
 
 // realTimeFixture is a simulator on the wall clock, as exporters built from
 // a config use it.
-func realTimeFixture(t *testing.T) *fixture {
+func realTimeFixture(t *testing.T) *pollertest.Fixture {
 	t.Helper()
-	return newFixture(t, fixtureOptions{sim: simulator.Options{Now: time.Now}})
+	return pollertest.New(t, pollertest.Options{Sim: simulator.Options{Now: time.Now}})
 }
 
 func startFromConfig(t *testing.T, cfg *config.Config) *Exporter {
 	t.Helper()
-	e, err := FromConfig(cfg, NewCollector(), Options{})
+	e, err := FromConfig(cfg, Options{})
 	if err != nil {
 		t.Fatalf("FromConfig: %v", err)
 	}
@@ -59,12 +61,12 @@ func refresh(e *Exporter) {
 	e.Refresh(ctx)
 }
 
-func accountNamed(e *Exporter, name string) *Account {
+func accountNamed(e *Exporter, name string) *poller.Poller {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for _, m := range e.accounts {
-		if m.sched.account.Name() == name {
-			return m.sched.account
+		if m.poller().Name() == name {
+			return m.poller()
 		}
 	}
 	return nil
@@ -73,40 +75,40 @@ func accountNamed(e *Exporter, name string) *Account {
 func TestStateContinuesAcrossRestart(t *testing.T) {
 	f := realTimeFixture(t)
 	start := time.Now()
-	f.sim.Generate(150, start.Add(-30*time.Minute), start)
+	f.Sim.Generate(150, start.Add(-30*time.Minute), start)
 	path := filepath.Join(t.TempDir(), "state.json")
 
 	first := startFromConfig(t, stateConfig(f, path, "a"))
 	refresh(first)
 	first.Stop()
-	before := gathered(t, first.Collector(), "vonage_audit_events_total")
-	if got := gathered(t, first, "vonage_audit_state_last_save_success_timestamp_seconds")[""]; got == 0 {
+	before := pollertest.Gathered(t, first.Collector(), "vonage_audit_events_total")
+	if got := pollertest.Gathered(t, first.Collector(), "vonage_audit_state_last_save_success_timestamp_seconds")[""]; got == 0 {
 		t.Error("no successful save reported")
 	}
 
 	// Events that show up while the exporter is down; the restart has no
 	// lookback, so only the restored cursor can read them.
-	f.sim.Generate(40, start.Add(-40*time.Second), start.Add(-5*time.Second))
+	f.Sim.Generate(40, start.Add(-40*time.Second), start.Add(-5*time.Second))
 	cfg := stateConfig(f, path, "a")
 	cfg.Lookback = 0
 	second := startFromConfig(t, cfg)
-	assertCounts(t, gathered(t, second.Collector(), "vonage_audit_events_total"), before)
-	if got := gathered(t, second, "vonage_audit_state_restored")[""]; got != 1 {
+	pollertest.AssertCounts(t, pollertest.Gathered(t, second.Collector(), "vonage_audit_events_total"), before)
+	if got := pollertest.Gathered(t, second.Collector(), "vonage_audit_state_restored")[""]; got != 1 {
 		t.Errorf("vonage_audit_state_restored = %v, want 1", got)
 	}
 	refresh(second)
-	assertCounts(t, gathered(t, second.Collector(), "vonage_audit_events_total"), served(f.sim.Visible(), start.Add(-time.Hour)))
-	if got := gathered(t, second.Collector(), "vonage_audit_events_ingested_total")[""]; got != 190 {
+	pollertest.AssertCounts(t, pollertest.Gathered(t, second.Collector(), "vonage_audit_events_total"), pollertest.Served(f.Sim.Visible(), start.Add(-time.Hour)))
+	if got := pollertest.Gathered(t, second.Collector(), "vonage_audit_events_ingested_total")[""]; got != 190 {
 		t.Errorf("events ingested over both runs = %v, want 190", got)
 	}
-	if got := gathered(t, second.Collector(), "vonage_audit_duplicate_events_total")[""]; got == 0 {
+	if got := pollertest.Gathered(t, second.Collector(), "vonage_audit_duplicate_events_total")[""]; got == 0 {
 		t.Error("the restart did not re-read the overlap behind the restored cursor")
 	}
 }
 
 func TestUnusableStateFileStartsFresh(t *testing.T) {
-	valid, err := json.Marshal(stateFile{Version: stateVersion, Accounts: map[string]accountState{
-		"a": {Fingerprint: "f", Events: []eventSeries{{"USER_LOGIN", "CD", 5}}},
+	valid, err := json.Marshal(state.File{Version: state.Version, Accounts: map[string]state.Account{
+		"a": {Fingerprint: "f", Events: []state.EventSeries{{EventType: "USER_LOGIN", Source: "CD", Value: 5}}},
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -126,17 +128,17 @@ func TestUnusableStateFileStartsFresh(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := realTimeFixture(t)
-			f.sim.Generate(30, time.Now().Add(-10*time.Minute), time.Now())
+			f.Sim.Generate(30, time.Now().Add(-10*time.Minute), time.Now())
 			dir := t.TempDir()
 			path := filepath.Join(dir, "state.json")
 			if err := os.WriteFile(path, []byte(tt.content), 0o600); err != nil {
 				t.Fatal(err)
 			}
 			e := startFromConfig(t, stateConfig(f, path, "a"))
-			if got := gathered(t, e, "vonage_audit_state_restore_errors_total")[""]; got != 1 {
+			if got := pollertest.Gathered(t, e.Collector(), "vonage_audit_state_restore_errors_total")[""]; got != 1 {
 				t.Errorf("vonage_audit_state_restore_errors_total = %v, want 1", got)
 			}
-			if got := gathered(t, e, "vonage_audit_state_restored")[""]; got != 0 {
+			if got := pollertest.Gathered(t, e.Collector(), "vonage_audit_state_restored")[""]; got != 0 {
 				t.Errorf("vonage_audit_state_restored = %v, want 0", got)
 			}
 			aside, _ := filepath.Glob(path + ".corrupt-*")
@@ -147,9 +149,9 @@ func TestUnusableStateFileStartsFresh(t *testing.T) {
 				t.Errorf("the file set aside does not hold the bad content")
 			}
 			refresh(e)
-			assertCounts(t, gathered(t, e.Collector(), "vonage_audit_events_total"), served(f.sim.Visible(), time.Now().Add(-time.Hour)))
+			pollertest.AssertCounts(t, pollertest.Gathered(t, e.Collector(), "vonage_audit_events_total"), pollertest.Served(f.Sim.Visible(), time.Now().Add(-time.Hour)))
 			e.Stop()
-			if _, err := readStateFile(path); err != nil {
+			if _, err := state.Read(path); err != nil {
 				t.Errorf("no valid state saved after starting fresh: %v", err)
 			}
 		})
@@ -158,92 +160,35 @@ func TestUnusableStateFileStartsFresh(t *testing.T) {
 
 func TestStateOfAnotherAPIURLIsNotApplied(t *testing.T) {
 	f := realTimeFixture(t)
-	f.sim.Generate(30, time.Now().Add(-10*time.Minute), time.Now())
+	f.Sim.Generate(30, time.Now().Add(-10*time.Minute), time.Now())
 	path := filepath.Join(t.TempDir(), "state.json")
 	first := startFromConfig(t, stateConfig(f, path, "a"))
 	refresh(first)
 	first.Stop()
 
-	other := httptest.NewServer(f.sim)
+	other := httptest.NewServer(f.Sim)
 	defer other.Close()
 	cfg := stateConfig(f, path, "a")
 	cfg.Accounts[0].APIURL = other.URL
 	second := startFromConfig(t, cfg)
-	if got := gathered(t, second, "vonage_audit_state_restored")[""]; got != 0 {
+	if got := pollertest.Gathered(t, second.Collector(), "vonage_audit_state_restored")[""]; got != 0 {
 		t.Errorf("vonage_audit_state_restored = %v, want 0", got)
 	}
-	if got := nonZero(gathered(t, second.Collector(), "vonage_audit_events_total")); len(got) != 0 {
+	if got := pollertest.NonZero(pollertest.Gathered(t, second.Collector(), "vonage_audit_events_total")); len(got) != 0 {
 		t.Errorf("counters of another API URL were restored: %v", got)
 	}
 }
 
-// A restored account with a larger overlap must not read back past the ids
-// it kept.
-func TestLargerOverlapAfterRestoreDoesNotDoubleCount(t *testing.T) {
-	f := newFixture(t, fixtureOptions{account: AccountOptions{Lookback: time.Hour, Overlap: time.Minute}})
-	start := f.clock.Now()
-	f.sim.Generate(200, start.Add(-30*time.Minute), start)
-	f.mustPoll()
-	f.clock.Add(5 * time.Minute)
-
-	b := NewAccount(AccountOptions{Name: "test", API: f.client(f.coll.Observer("test"), testSecret, 0, 0), Lookback: time.Hour,
-		Overlap: 30 * time.Minute, UserLabel: UserLabelEmail, Now: f.clock.Now})
-	b.restore(f.account.snapshot())
-	c := NewCollector()
-	c.SetAccounts([]*Account{b})
-	if err := b.Poll(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	assertCounts(t, gathered(t, c, "vonage_audit_events_total"), served(f.sim.Visible(), start.Add(-time.Hour)))
-}
-
-// A poll cancelled after its first page keeps what it counted, leaves the
-// cursor where it was and is not a poll error; the next poll counts the
-// rest, once.
-func TestCancelledPollKeepsCursor(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var lists atomic.Int32
-	f := newFixture(t, fixtureOptions{
-		account: AccountOptions{Lookback: time.Hour},
-		wrap: func(h http.Handler) http.Handler {
-			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/events") && lists.Add(1) == 2 {
-					cancel()
-					<-r.Context().Done()
-					return
-				}
-				h.ServeHTTP(w, r)
-			})
-		},
-	})
-	f.sim.Generate(350, f.clock.Now().Add(-30*time.Minute), f.clock.Now())
-	if err := f.account.Poll(ctx); !errors.Is(err, context.Canceled) {
-		t.Fatalf("poll error = %v, want context.Canceled", err)
-	}
-	if got := gathered(t, f.coll, "vonage_audit_cursor_timestamp_seconds")[""]; got != 0 {
-		t.Errorf("the cancelled poll moved the cursor to %v", got)
-	}
-	if got := sum(gathered(t, f.coll, "vonage_audit_poll_errors_total")); got != 0 {
-		t.Errorf("the cancelled poll counted %v poll errors", got)
-	}
-	if got := gathered(t, f.coll, "vonage_audit_events_ingested_total")[""]; got == 0 || got >= 350 {
-		t.Fatalf("events ingested by the cancelled poll = %v, want the first page's", got)
-	}
-	f.mustPoll()
-	assertCounts(t, gathered(t, f.coll, "vonage_audit_events_total"), served(f.sim.Visible(), f.clock.Now().Add(-time.Hour)))
-}
-
 func TestApplyKeepsDiffsAndRestarts(t *testing.T) {
 	f := realTimeFixture(t)
-	f.sim.Generate(80, time.Now().Add(-10*time.Minute), time.Now())
-	other := httptest.NewServer(f.sim)
+	f.Sim.Generate(80, time.Now().Add(-10*time.Minute), time.Now())
+	other := httptest.NewServer(f.Sim)
 	defer other.Close()
 	e := startFromConfig(t, stateConfig(f, "", "a", "b"))
 	refresh(e)
 	a := accountNamed(e, "a")
-	counts := gathered(t, e.Collector(), "vonage_audit_events_total")
-	if len(nonZero(counts)) == 0 {
+	counts := pollertest.Gathered(t, e.Collector(), "vonage_audit_events_total")
+	if len(pollertest.NonZero(counts)) == 0 {
 		t.Fatal("nothing counted")
 	}
 	apply := func(cfg *config.Config) {
@@ -258,7 +203,7 @@ func TestApplyKeepsDiffsAndRestarts(t *testing.T) {
 	if accountNamed(e, "a") != a {
 		t.Error("an unchanged account was rebuilt")
 	}
-	polls := gatheredByAccount(t, e.Collector(), "vonage_audit_polls_total")
+	polls := pollertest.GatheredByAccount(t, e.Collector(), "vonage_audit_polls_total")
 	if _, ok := polls["b"]; ok {
 		t.Error("a removed account is still exported")
 	}
@@ -276,24 +221,24 @@ func TestApplyKeepsDiffsAndRestarts(t *testing.T) {
 
 	// A rotated secret and a larger overlap rebuild the account with its state.
 	cfg.Overlap = 5 * time.Minute
-	cfg.Accounts[0].APISecret = testSecret + "-rotated"
+	cfg.Accounts[0].APISecret = pollertest.Secret + "-rotated"
 	apply(cfg)
 	if accountNamed(e, "a") == a {
 		t.Error("a changed secret and overlap kept the old client")
 	}
-	assertCounts(t, gathered(t, e.Collector(), "vonage_audit_events_total"), counts)
+	pollertest.AssertCounts(t, pollertest.Gathered(t, e.Collector(), "vonage_audit_events_total"), counts)
 	// Nor are its poll counters and status reset: alerts watch them.
 	for _, name := range []string{"vonage_audit_up", "vonage_audit_polls_total", "vonage_audit_last_success_timestamp_seconds"} {
-		if got := gatheredByAccount(t, e.Collector(), name)["a"]; got == 0 {
+		if got := pollertest.GatheredByAccount(t, e.Collector(), name)["a"]; got == 0 {
 			t.Errorf("%s of the rebuilt account = 0, want the value before the reload", name)
 		}
 	}
 
 	// A new API URL restarts the counters.
-	cfg.Accounts[0].APISecret = testSecret
+	cfg.Accounts[0].APISecret = pollertest.Secret
 	cfg.Accounts[0].APIURL = other.URL
 	apply(cfg)
-	if got := nonZero(gatheredByAccount(t, e.Collector(), "vonage_audit_events_ingested_total")); len(got) != 0 {
+	if got := pollertest.NonZero(pollertest.GatheredByAccount(t, e.Collector(), "vonage_audit_events_ingested_total")); len(got) != 0 {
 		t.Errorf("counters kept across an api_url change: %v", got)
 	}
 
@@ -302,7 +247,7 @@ func TestApplyKeepsDiffsAndRestarts(t *testing.T) {
 	if err := e.Reload(func() (*config.Config, error) { return nil, errors.New("broken file") }); err == nil {
 		t.Fatal("Reload of a broken config succeeded")
 	}
-	if got := gathered(t, e, "vonage_audit_config_last_reload_successful")[""]; got != 0 {
+	if got := pollertest.Gathered(t, e.Collector(), "vonage_audit_config_last_reload_successful")[""]; got != 0 {
 		t.Errorf("vonage_audit_config_last_reload_successful = %v after a failure", got)
 	}
 	if accountNamed(e, "a") != running {
@@ -311,7 +256,7 @@ func TestApplyKeepsDiffsAndRestarts(t *testing.T) {
 	if err := e.Reload(func() (*config.Config, error) { return cfg, nil }); err != nil {
 		t.Fatal(err)
 	}
-	if got := gathered(t, e, "vonage_audit_config_last_reload_successful")[""]; got != 1 {
+	if got := pollertest.Gathered(t, e.Collector(), "vonage_audit_config_last_reload_successful")[""]; got != 1 {
 		t.Errorf("vonage_audit_config_last_reload_successful = %v after a success", got)
 	}
 }
@@ -322,7 +267,7 @@ func TestApplyKeepsDiffsAndRestarts(t *testing.T) {
 func TestConcurrentScrapesPollsAndReloads(t *testing.T) {
 	f := realTimeFixture(t)
 	start := time.Now()
-	f.sim.Generate(100, start.Add(-10*time.Minute), start)
+	f.Sim.Generate(100, start.Add(-10*time.Minute), start)
 	path := filepath.Join(t.TempDir(), "state.json")
 	configs := []*config.Config{stateConfig(f, path, "a", "b"), stateConfig(f, path, "a"), stateConfig(f, path, "a", "c")}
 	configs[1].Mode, configs[1].PollInterval = config.ModeInterval, 2*time.Millisecond
@@ -330,14 +275,14 @@ func TestConcurrentScrapesPollsAndReloads(t *testing.T) {
 
 	e := startFromConfig(t, configs[0])
 	h := e.Handler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		gatherLabels(t, e.Collector(), "vonage_audit_events_total", true)
-		gatherLabels(t, e, "vonage_audit_state_restored", true)
+		pollertest.GatherLabels(t, e.Collector(), "vonage_audit_events_total", true)
+		pollertest.GatherLabels(t, e.Collector(), "vonage_audit_state_restored", true)
 	}))
 	ctx, cancel := context.WithCancel(context.Background())
 	simDone := make(chan struct{})
 	go func() {
 		defer close(simDone)
-		f.sim.Run(ctx, 200)
+		f.Sim.Run(ctx, 200)
 	}()
 
 	done := make(chan struct{})
@@ -367,13 +312,13 @@ func TestConcurrentScrapesPollsAndReloads(t *testing.T) {
 	refresh(e)
 	e.Stop()
 	got := map[string]float64{}
-	for k, v := range gatheredByAccount(t, e.Collector(), "vonage_audit_events_total") {
+	for k, v := range pollertest.GatheredByAccount(t, e.Collector(), "vonage_audit_events_total") {
 		if rest, ok := strings.CutPrefix(k, "a|"); ok {
 			got[rest] = v
 		}
 	}
-	assertCounts(t, got, served(f.sim.Visible(), start.Add(-time.Hour)))
-	if _, err := readStateFile(path); err != nil {
+	pollertest.AssertCounts(t, got, pollertest.Served(f.Sim.Visible(), start.Add(-time.Hour)))
+	if _, err := state.Read(path); err != nil {
 		t.Errorf("state file after the run: %v", err)
 	}
 }
@@ -388,10 +333,30 @@ func TestFailedApplyExportsNoNewAccount(t *testing.T) {
 		t.Fatal("Apply of an account without an API key succeeded")
 	}
 	for _, name := range []string{"vonage_audit_api_rate_limited_total", "vonage_audit_polls_total"} {
-		for account := range gatheredByAccount(t, e.Collector(), name) {
+		for account := range pollertest.GatheredByAccount(t, e.Collector(), name) {
 			if account != "a" {
 				t.Errorf("%s exported for account %q after a failed Apply", name, account)
 			}
 		}
+	}
+}
+
+// A save cut short by a crash leaves a temporary file; the next start
+// removes it.
+func TestStartRemovesLeftoverTemporaryFiles(t *testing.T) {
+	f := realTimeFixture(t)
+	path := filepath.Join(t.TempDir(), "state.json")
+	leftover := filepath.Join(filepath.Dir(path), ".state.json.tmp-4242")
+	if err := os.WriteFile(leftover, []byte(`{"version":1`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e := startFromConfig(t, stateConfig(f, path, "a"))
+	if _, err := os.Stat(leftover); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the leftover temporary file is still there: %v", err)
+	}
+	refresh(e)
+	e.Stop()
+	if _, err := state.Read(path); err != nil {
+		t.Errorf("no valid state saved: %v", err)
 	}
 }

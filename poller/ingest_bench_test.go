@@ -1,4 +1,4 @@
-package collector
+package poller_test
 
 import (
 	"encoding/json"
@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/vonage-audit-exporter/vonage_audit_exporter/auditapi"
+	"github.com/vonage-audit-exporter/vonage_audit_exporter/config"
+	"github.com/vonage-audit-exporter/vonage_audit_exporter/poller"
 	"github.com/vonage-audit-exporter/vonage_audit_exporter/simulator"
 )
 
@@ -99,22 +101,22 @@ func BenchmarkIngest(b *testing.B) {
 	})
 	b.Run("decode_and_count", func(b *testing.B) {
 		b.ReportAllocs()
-		a := NewAccount(AccountOptions{Name: "bench", UserLabel: UserLabelEmail, CountryBreakdown: true, Now: func() time.Time { return to }})
+		a := poller.New(poller.Options{Name: "bench", UserLabel: config.UserLabelEmail, CountryBreakdown: true, Now: func() time.Time { return to }})
 		events := 0
 		for i := 0; b.Loop(); i++ {
 			if i%nPages == 0 && i > 0 {
 				// Every id is new again, as in a stream of new events;
 				// the poll path prunes seen ids the same way.
-				clear(a.seen)
+				a.ForgetSeen()
 			}
 			p, err := auditapi.DecodePage(pages[i%nPages])
 			if err != nil {
 				b.Fatal(err)
 			}
-			a.ingest(p.Events, from, to)
+			a.Ingest(p.Events, from, to)
 			events += len(p.Events)
 		}
-		if a.ingested == 0 {
+		if a.Ingested() == 0 {
 			b.Fatal("nothing counted")
 		}
 		report(b, events)

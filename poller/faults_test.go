@@ -1,4 +1,4 @@
-package collector
+package poller_test
 
 import (
 	"context"
@@ -15,6 +15,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/vonage-audit-exporter/vonage_audit_exporter/auditapi"
+	"github.com/vonage-audit-exporter/vonage_audit_exporter/collector"
+	"github.com/vonage-audit-exporter/vonage_audit_exporter/config"
+	"github.com/vonage-audit-exporter/vonage_audit_exporter/internal/pollertest"
+	"github.com/vonage-audit-exporter/vonage_audit_exporter/poller"
 	"github.com/vonage-audit-exporter/vonage_audit_exporter/simulator"
 )
 
@@ -25,20 +29,20 @@ type faultFunc func(w http.ResponseWriter, r *http.Request) bool
 // faultServer is the simulator behind a switchable fault, on loopback, read
 // by one account through the real client.
 type faultServer struct {
-	t       *testing.T
-	clock   *testClock
-	sim     *simulator.Server
-	srv     *httptest.Server
-	fault   atomic.Pointer[faultFunc]
-	coll    *Collector
-	account *Account
-	start   time.Time
-	hc      *http.Client
+	t      *testing.T
+	Clock  *pollertest.Clock
+	Sim    *simulator.Server
+	Srv    *httptest.Server
+	fault  atomic.Pointer[faultFunc]
+	Coll   *collector.Collector
+	Poller *poller.Poller
+	start  time.Time
+	hc     *http.Client
 }
 
 type faultOptions struct {
-	sim      simulator.Options
-	retries  int
+	Sim      simulator.Options
+	Retries  int
 	maxBody  int64
 	maxUsers int
 }
@@ -49,38 +53,39 @@ const clientTimeout = 2 * time.Second
 
 func newFaultServer(t *testing.T, o faultOptions) *faultServer {
 	t.Helper()
-	fs := &faultServer{t: t, clock: newTestClock(), coll: NewCollector()}
-	o.sim.APIKey, o.sim.APISecret, o.sim.Now, o.sim.Seed = testKey, testSecret, fs.clock.Now, 11
-	o.sim.Order = simulator.OldestFirst
-	fs.sim = simulator.New(o.sim)
-	fs.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	fs := &faultServer{t: t, Clock: pollertest.NewClock(), Coll: collector.New(nil)}
+	o.Sim.APIKey, o.Sim.APISecret, o.Sim.Now, o.Sim.Seed = pollertest.Key, pollertest.Secret, fs.Clock.Now, 11
+	o.Sim.Order = simulator.OldestFirst
+	fs.Sim = simulator.New(o.Sim)
+	fs.Srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if f := fs.fault.Load(); f != nil && (*f)(w, r) {
 			return
 		}
-		fs.sim.ServeHTTP(w, r)
+		fs.Sim.ServeHTTP(w, r)
 	}))
-	t.Cleanup(fs.srv.Close)
+	t.Cleanup(fs.Srv.Close)
 	fs.hc = &http.Client{Transport: &http.Transport{}}
 	t.Cleanup(fs.hc.CloseIdleConnections)
+	obs := fs.Coll.Observer("test")
 	client, err := auditapi.New(auditapi.Config{
-		BaseURL:          fs.srv.URL,
-		APIKey:           testKey,
-		APISecret:        testSecret,
+		BaseURL:          fs.Srv.URL,
+		APIKey:           pollertest.Key,
+		APISecret:        pollertest.Secret,
 		Timeout:          clientTimeout,
-		MaxRetries:       o.retries,
+		MaxRetries:       o.Retries,
 		MaxResponseBytes: o.maxBody,
 		HTTPClient:       fs.hc,
-		Observer:         fs.coll.Observer("test"),
+		Observer:         obs,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	fs.start = fs.clock.Now()
-	fs.account = NewAccount(AccountOptions{
+	fs.start = fs.Clock.Now()
+	fs.Poller = poller.New(poller.Options{
 		Name: "test", API: client, Lookback: time.Hour, Overlap: time.Minute,
-		UserLabel: UserLabelEmail, CountryBreakdown: true, MaxUsers: o.maxUsers, Now: fs.clock.Now,
+		UserLabel: config.UserLabelEmail, CountryBreakdown: true, MaxUsers: o.maxUsers, Now: fs.Clock.Now,
 	})
-	fs.coll.SetAccounts([]*Account{fs.account})
+	fs.Coll.SetAccounts([]collector.Account{{Poller: fs.Poller, API: obs}})
 	return fs
 }
 
@@ -95,18 +100,18 @@ func (fs *faultServer) set(f faultFunc) {
 func (fs *faultServer) poll(timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	return fs.account.Poll(ctx)
+	return fs.Poller.Poll(ctx)
 }
 
 func (fs *faultServer) metric(name, labels string) float64 {
 	fs.t.Helper()
-	return gathered(fs.t, fs.coll, name)[labels]
+	return pollertest.Gathered(fs.t, fs.Coll, name)[labels]
 }
 
 // assertServed checks that the counters equal the events the API served.
 func (fs *faultServer) assertServed() {
 	fs.t.Helper()
-	assertCounts(fs.t, gathered(fs.t, fs.coll, "vonage_audit_events_total"), served(fs.sim.Visible(), fs.start.Add(-time.Hour)))
+	pollertest.AssertCounts(fs.t, pollertest.Gathered(fs.t, fs.Coll, "vonage_audit_events_total"), pollertest.Served(fs.Sim.Visible(), fs.start.Add(-time.Hour)))
 }
 
 func status(code int, body string, header ...string) faultFunc {
@@ -147,7 +152,7 @@ func (fs *faultServer) pageAt(edit func(page int, body map[string]any)) faultFun
 			return false
 		}
 		rec := httptest.NewRecorder()
-		fs.sim.ServeHTTP(rec, r)
+		fs.Sim.ServeHTTP(rec, r)
 		var body map[string]any
 		if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &body) != nil {
 			return false
@@ -183,7 +188,7 @@ func TestFaultsKeepLastGoodCounters(t *testing.T) {
 		partial bool
 	}{
 		{name: "5xx burst", reason: "server", retries: 2, fault: func(fs *faultServer) faultFunc {
-			fs.sim.SetFaults(simulator.Faults{Fail5xx: 1000})
+			fs.Sim.SetFaults(simulator.Faults{Fail5xx: 1000})
 			return nil
 		}},
 		{name: "502 HTML page", reason: "server", fault: func(*faultServer) faultFunc {
@@ -207,7 +212,7 @@ func TestFaultsKeepLastGoodCounters(t *testing.T) {
 		{name: "no answer before the timeout", reason: "timeout", fault: func(*faultServer) faultFunc { return stall(false) }},
 		{name: "stall mid-body", reason: "timeout", fault: func(*faultServer) faultFunc { return stall(true) }},
 		{name: "truncated JSON", reason: "decode", fault: func(fs *faultServer) faultFunc {
-			fs.sim.SetFaults(simulator.Faults{Truncate: 1000})
+			fs.Sim.SetFaults(simulator.Faults{Truncate: 1000})
 			return nil
 		}},
 		{name: "invalid JSON", reason: "decode", fault: func(*faultServer) faultFunc {
@@ -222,7 +227,7 @@ func TestFaultsKeepLastGoodCounters(t *testing.T) {
 			return status(http.StatusFound, "", "Location", other.URL+"/events")
 		}},
 		{name: "redirect to the same host", reason: "other", fault: func(fs *faultServer) faultFunc {
-			return status(http.StatusTemporaryRedirect, "", "Location", fs.srv.URL+"/v2/events")
+			return status(http.StatusTemporaryRedirect, "", "Location", fs.Srv.URL+"/v2/events")
 		}},
 		{name: "page parameter ignored", reason: "decode", partial: true, fault: func(fs *faultServer) faultFunc {
 			return func(w http.ResponseWriter, r *http.Request) bool {
@@ -235,22 +240,22 @@ func TestFaultsKeepLastGoodCounters(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			fs := newFaultServer(t, faultOptions{retries: tc.retries, maxBody: tc.maxBody})
-			fs.sim.Generate(250, fs.start.Add(-30*time.Minute), fs.start)
+			fs := newFaultServer(t, faultOptions{Retries: tc.retries, maxBody: tc.maxBody})
+			fs.Sim.Generate(250, fs.start.Add(-30*time.Minute), fs.start)
 			if err := fs.poll(30 * time.Second); err != nil {
 				t.Fatalf("first poll: %v", err)
 			}
-			good := gathered(t, fs.coll, "vonage_audit_events_total")
+			good := pollertest.Gathered(t, fs.Coll, "vonage_audit_events_total")
 			cursor := fs.metric("vonage_audit_cursor_timestamp_seconds", "")
 
-			fs.clock.Add(time.Minute)
-			fs.sim.Generate(120, fs.clock.Now().Add(-50*time.Second), fs.clock.Now())
+			fs.Clock.Add(time.Minute)
+			fs.Sim.Generate(120, fs.Clock.Now().Add(-50*time.Second), fs.Clock.Now())
 			fs.set(tc.fault(fs))
 			if err := fs.poll(10 * time.Second); err == nil {
 				t.Fatal("the poll succeeded through the fault")
 			}
 			if got := fs.metric("vonage_audit_poll_errors_total", tc.reason); got != 1 {
-				t.Errorf("poll_errors_total{reason=%q} = %v, want 1; all: %v", tc.reason, got, gathered(t, fs.coll, "vonage_audit_poll_errors_total"))
+				t.Errorf("poll_errors_total{reason=%q} = %v, want 1; all: %v", tc.reason, got, pollertest.Gathered(t, fs.Coll, "vonage_audit_poll_errors_total"))
 			}
 			if up := fs.metric("vonage_audit_up", ""); up != 0 {
 				t.Errorf("up = %v during the fault", up)
@@ -259,7 +264,7 @@ func TestFaultsKeepLastGoodCounters(t *testing.T) {
 				t.Errorf("the cursor moved during the fault: %v, was %v", c, cursor)
 			}
 			if tc.noRetry {
-				if r := sum(gathered(t, fs.coll, "vonage_audit_api_retries_total")); r != 0 {
+				if r := pollertest.Sum(pollertest.Gathered(t, fs.Coll, "vonage_audit_api_retries_total")); r != 0 {
 					t.Errorf("retried %v times, want none", r)
 				}
 			}
@@ -269,12 +274,12 @@ func TestFaultsKeepLastGoodCounters(t *testing.T) {
 				}
 			}
 			if !tc.partial {
-				assertCounts(t, gathered(t, fs.coll, "vonage_audit_events_total"), good)
+				pollertest.AssertCounts(t, pollertest.Gathered(t, fs.Coll, "vonage_audit_events_total"), good)
 			}
 
 			fs.set(nil)
-			fs.sim.SetFaults(simulator.Faults{})
-			fs.clock.Add(time.Minute)
+			fs.Sim.SetFaults(simulator.Faults{})
+			fs.Clock.Add(time.Minute)
 			if err := fs.poll(30 * time.Second); err != nil {
 				t.Fatalf("poll after the fault: %v", err)
 			}
@@ -304,9 +309,9 @@ func TestTransientFaultsAreRetried(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			fs := newFaultServer(t, faultOptions{retries: 3})
-			fs.sim.Generate(250, fs.start.Add(-30*time.Minute), fs.start)
-			fs.sim.SetFaults(tc.faults)
+			fs := newFaultServer(t, faultOptions{Retries: 3})
+			fs.Sim.Generate(250, fs.start.Add(-30*time.Minute), fs.start)
+			fs.Sim.SetFaults(tc.faults)
 			if tc.header != nil {
 				var once atomic.Bool
 				fs.set(func(w http.ResponseWriter, r *http.Request) bool {
@@ -321,9 +326,9 @@ func TestTransientFaultsAreRetried(t *testing.T) {
 			}
 			fs.assertServed()
 			if r := fs.metric("vonage_audit_api_retries_total", tc.reason); r == 0 {
-				t.Errorf("api_retries_total{reason=%q} = 0; all: %v", tc.reason, gathered(t, fs.coll, "vonage_audit_api_retries_total"))
+				t.Errorf("api_retries_total{reason=%q} = 0; all: %v", tc.reason, pollertest.Gathered(t, fs.Coll, "vonage_audit_api_retries_total"))
 			}
-			if e := sum(gathered(t, fs.coll, "vonage_audit_poll_errors_total")); e != 0 {
+			if e := pollertest.Sum(pollertest.Gathered(t, fs.Coll, "vonage_audit_poll_errors_total")); e != 0 {
 				t.Errorf("poll_errors_total = %v, want 0", e)
 			}
 		})
@@ -355,7 +360,7 @@ func TestLyingPagesCountEveryEvent(t *testing.T) {
 		}},
 		{"next points back to page 1", func(fs *faultServer) func(int, map[string]any) {
 			return func(_ int, b map[string]any) {
-				b["_links"].(map[string]any)["next"] = map[string]any{"href": fs.srv.URL + "/events?page=1&size=100"}
+				b["_links"].(map[string]any)["next"] = map[string]any{"href": fs.Srv.URL + "/events?page=1&size=100"}
 			}
 		}},
 		{"next points to another host", func(*faultServer) func(int, map[string]any) {
@@ -367,14 +372,14 @@ func TestLyingPagesCountEveryEvent(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			fs := newFaultServer(t, faultOptions{})
-			fs.sim.Generate(350, fs.start.Add(-30*time.Minute), fs.start)
+			fs.Sim.Generate(350, fs.start.Add(-30*time.Minute), fs.start)
 			fs.set(fs.pageAt(tc.edit(fs)))
 			if err := fs.poll(30 * time.Second); err != nil {
 				t.Fatalf("poll: %v", err)
 			}
 			fs.assertServed()
-			fs.clock.Add(time.Minute)
-			fs.sim.Generate(150, fs.clock.Now().Add(-50*time.Second), fs.clock.Now())
+			fs.Clock.Add(time.Minute)
+			fs.Sim.Generate(150, fs.Clock.Now().Add(-50*time.Second), fs.Clock.Now())
 			if err := fs.poll(30 * time.Second); err != nil {
 				t.Fatalf("second poll: %v", err)
 			}
@@ -387,7 +392,7 @@ func TestLyingPagesCountEveryEvent(t *testing.T) {
 // stop the rest of the page from being counted.
 func TestHostileEvents(t *testing.T) {
 	fs := newFaultServer(t, faultOptions{})
-	now := fs.clock.Now()
+	now := fs.Clock.Now()
 	ts := func(d time.Duration) string { return now.Add(d).Format("2006-01-02T15:04:05") }
 	page := func(events ...string) faultFunc {
 		body := `{"_embedded":{"events":[` + strings.Join(events, ",") + `]},"page":{"size":100,"totalElements":` +
@@ -417,11 +422,11 @@ func TestHostileEvents(t *testing.T) {
 	if err := fs.poll(30 * time.Second); err != nil {
 		t.Fatalf("poll: %v", err)
 	}
-	assertCounts(t, gathered(t, fs.coll, "vonage_audit_events_total"), map[string]float64{
+	pollertest.AssertCounts(t, pollertest.Gathered(t, fs.Coll, "vonage_audit_events_total"), map[string]float64{
 		"USER_LOGIN|CD": 1, "USER_LOGIN|unknown": 1, "APP_CREATE|CD": 1,
 	})
 	want := map[string]float64{"invalid": 5, "out_of_window": 1}
-	assertCounts(t, gathered(t, fs.coll, "vonage_audit_events_skipped_total"), want)
+	pollertest.AssertCounts(t, pollertest.Gathered(t, fs.Coll, "vonage_audit_events_skipped_total"), want)
 	if d := fs.metric("vonage_audit_duplicate_events_total", ""); d != 1 {
 		t.Errorf("duplicate_events_total = %v, want 1 (first contents win)", d)
 	}
@@ -431,14 +436,14 @@ func TestHostileEvents(t *testing.T) {
 
 	// Once the window reaches it, the near-future event is counted; the
 	// far-future one is skipped again, and never remembered meanwhile.
-	fs.clock.Add(3 * time.Minute)
+	fs.Clock.Add(3 * time.Minute)
 	if err := fs.poll(30 * time.Second); err != nil {
 		t.Fatalf("poll: %v", err)
 	}
 	if got := fs.metric("vonage_audit_events_total", "NUMBER_ASSIGN|CD"); got != 1 {
 		t.Errorf("the near-future event counted %v times once its time came, want 1", got)
 	}
-	if _, ok := fs.account.seen["far"]; ok {
+	if fs.Poller.HasSeen("far") {
 		t.Error("the far-future event is remembered")
 	}
 	if got := fs.metric("vonage_audit_events_total", "NUMBER_RELEASE|CD"); got != 0 {
@@ -455,7 +460,7 @@ func TestSoakAgainstFaultyAPI(t *testing.T) {
 	}
 	before := runtime.NumGoroutine()
 	func() {
-		fs := newFaultServer(t, faultOptions{maxUsers: 3, sim: simulator.Options{}})
+		fs := newFaultServer(t, faultOptions{maxUsers: 3, Sim: simulator.Options{}})
 		var n atomic.Int64
 		faults := []faultFunc{
 			status(http.StatusServiceUnavailable, `{"status":503}`),
@@ -473,14 +478,14 @@ func TestSoakAgainstFaultyAPI(t *testing.T) {
 		})
 		ok := 0
 		for i := 0; i < polls; i++ {
-			fs.clock.Add(10 * time.Second)
-			fs.sim.Generate(3, fs.clock.Now().Add(-9*time.Second), fs.clock.Now())
+			fs.Clock.Add(10 * time.Second)
+			fs.Sim.Generate(3, fs.Clock.Now().Add(-9*time.Second), fs.Clock.Now())
 			if fs.poll(30*time.Second) == nil {
 				ok++
 			}
 		}
 		fs.set(nil)
-		fs.clock.Add(10 * time.Second)
+		fs.Clock.Add(10 * time.Second)
 		if err := fs.poll(30 * time.Second); err != nil {
 			t.Fatalf("last poll: %v", err)
 		}
@@ -489,9 +494,7 @@ func TestSoakAgainstFaultyAPI(t *testing.T) {
 		}
 		fs.assertServed()
 
-		fs.account.mu.Lock()
-		seen, users := len(fs.account.seen), len(fs.account.userSet)
-		fs.account.mu.Unlock()
+		seen, users, _ := fs.Poller.Held()
 		// Events of the last overlap (1m) plus one second, at 3 per 10s,
 		// and those of the polls that failed just before.
 		if seen > 200 {
@@ -500,13 +503,13 @@ func TestSoakAgainstFaultyAPI(t *testing.T) {
 		if users > 3 {
 			t.Errorf("%d users admitted, want at most max_users 3", users)
 		}
-		series := testutil.CollectAndCount(fs.coll)
+		series := testutil.CollectAndCount(fs.Coll)
 		// Types x sources x (3 users + __other__ + unknown), countries, and
 		// the self-metrics: bounded by the label values, not by the polls.
 		if limit := 40 * 2 * 5 * 3; series > limit {
 			t.Errorf("%d series after %d polls, more than %d", series, polls, limit)
 		}
-		fs.srv.Close()
+		fs.Srv.Close()
 		fs.hc.CloseIdleConnections()
 	}()
 	var after int

@@ -1,4 +1,4 @@
-package collector
+package poller_test
 
 import (
 	"net/http"
@@ -9,34 +9,37 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/vonage-audit-exporter/vonage_audit_exporter/config"
+	"github.com/vonage-audit-exporter/vonage_audit_exporter/internal/pollertest"
+	"github.com/vonage-audit-exporter/vonage_audit_exporter/poller"
 	"github.com/vonage-audit-exporter/vonage_audit_exporter/simulator"
 )
 
 func TestCountsMatchServedEventsInEitherOrder(t *testing.T) {
 	for _, order := range []simulator.Order{simulator.NewestFirst, simulator.OldestFirst} {
 		t.Run(map[simulator.Order]string{simulator.NewestFirst: "newest first", simulator.OldestFirst: "oldest first"}[order], func(t *testing.T) {
-			f := newFixture(t, fixtureOptions{
-				sim:     simulator.Options{Order: order},
-				account: AccountOptions{Lookback: time.Hour, Overlap: 2 * time.Minute, CountryBreakdown: true},
+			f := pollertest.New(t, pollertest.Options{
+				Sim:    simulator.Options{Order: order},
+				Poller: poller.Options{Lookback: time.Hour, Overlap: 2 * time.Minute, CountryBreakdown: true},
 			})
-			start := f.clock.Now()
+			start := f.Clock.Now()
 			// Many pages, many events per second, some before the lookback.
-			f.sim.Generate(30, start.Add(-3*time.Hour), start.Add(-61*time.Minute))
-			f.sim.Generate(347, start.Add(-time.Hour), start)
-			f.mustPoll()
-			assertCounts(t, gathered(t, f.coll, "vonage_audit_events_total"), served(f.sim.Visible(), start.Add(-time.Hour)))
+			f.Sim.Generate(30, start.Add(-3*time.Hour), start.Add(-61*time.Minute))
+			f.Sim.Generate(347, start.Add(-time.Hour), start)
+			f.MustPoll()
+			pollertest.AssertCounts(t, pollertest.Gathered(t, f.Coll, "vonage_audit_events_total"), pollertest.Served(f.Sim.Visible(), start.Add(-time.Hour)))
 
 			for i := 0; i < 3; i++ {
-				f.clock.Add(time.Minute)
-				f.sim.Generate(123, f.clock.Now().Add(-59*time.Second), f.clock.Now())
-				f.mustPoll()
+				f.Clock.Add(time.Minute)
+				f.Sim.Generate(123, f.Clock.Now().Add(-59*time.Second), f.Clock.Now())
+				f.MustPoll()
 			}
-			assertCounts(t, gathered(t, f.coll, "vonage_audit_events_total"), served(f.sim.Visible(), start.Add(-time.Hour)))
-			if d := gathered(t, f.coll, "vonage_audit_duplicate_events_total")[""]; d == 0 {
+			pollertest.AssertCounts(t, pollertest.Gathered(t, f.Coll, "vonage_audit_events_total"), pollertest.Served(f.Sim.Visible(), start.Add(-time.Hour)))
+			if d := pollertest.Gathered(t, f.Coll, "vonage_audit_duplicate_events_total")[""]; d == 0 {
 				t.Errorf("re-reading the overlap found no duplicates; the overlap window was not read again")
 			}
 			want := float64(347 + 3*123)
-			if got := gathered(t, f.coll, "vonage_audit_events_ingested_total")[""]; got != want {
+			if got := pollertest.Gathered(t, f.Coll, "vonage_audit_events_ingested_total")[""]; got != want {
 				t.Errorf("events ingested = %v, want %v", got, want)
 			}
 		})
@@ -44,21 +47,21 @@ func TestCountsMatchServedEventsInEitherOrder(t *testing.T) {
 }
 
 func TestExposition(t *testing.T) {
-	f := newFixture(t, fixtureOptions{
-		sim: simulator.Options{EventTypes: []simulator.EventType{
+	f := pollertest.New(t, pollertest.Options{
+		Sim: simulator.Options{EventTypes: []simulator.EventType{
 			{Type: "USER_LOGIN", Description: "User login"},
 			{Type: "ACCOUNT_SECRET_CREATE", Description: "Secret created"},
 		}},
-		account: AccountOptions{Lookback: time.Minute, Overlap: time.Minute, CountryBreakdown: true},
+		Poller: poller.Options{Lookback: time.Minute, Overlap: time.Minute, CountryBreakdown: true},
 	})
-	now := f.clock.Now()
-	f.sim.Add(
+	now := f.Clock.Now()
+	f.Sim.Add(
 		simulator.Event{ID: "e1", EventType: "USER_LOGIN", CreatedAt: now.Add(-2 * time.Second), UserEmail: "ana@example.com", UserID: 11, Source: "CD", SourceCountry: "GB"},
 		simulator.Event{ID: "e2", EventType: "USER_LOGIN", CreatedAt: now.Add(-2 * time.Second), UserEmail: "ana@example.com", UserID: 11, Source: "CD", SourceCountry: "GB"},
 		simulator.Event{ID: "e3", EventType: "NUMBER_UPDATED", CreatedAt: now.Add(-time.Second), Source: "DEVAPI", SourceCountry: "zz"},
 		simulator.Event{ID: "e4", EventType: "USER_LOGIN", CreatedAt: now, UserID: 12, Source: "CD", SourceCountry: "DE"},
 	)
-	f.mustPoll()
+	f.MustPoll()
 	expected := `
 # HELP vonage_audit_country_events_total Audit events counted, by event type and source country.
 # TYPE vonage_audit_country_events_total counter
@@ -103,13 +106,13 @@ vonage_audit_poll_errors_total{account="test",reason="timeout"} 0
 vonage_audit_api_requests_total{account="test",code="200",endpoint="list"} 1
 vonage_audit_api_requests_total{account="test",code="200",endpoint="options"} 1
 `
-	if err := testutil.CollectAndCompare(f.coll, strings.NewReader(expected),
+	if err := testutil.CollectAndCompare(f.Coll, strings.NewReader(expected),
 		"vonage_audit_events_total", "vonage_audit_user_events_total", "vonage_audit_country_events_total",
 		"vonage_audit_last_event_timestamp_seconds", "vonage_audit_up", "vonage_audit_poll_errors_total",
 		"vonage_audit_events_skipped_total", "vonage_audit_api_requests_total"); err != nil {
 		t.Error(err)
 	}
-	if problems, err := testutil.CollectAndLint(f.coll); err != nil || len(problems) > 0 {
+	if problems, err := testutil.CollectAndLint(f.Coll); err != nil || len(problems) > 0 {
 		t.Errorf("lint: %v %v", err, problems)
 	}
 }
@@ -119,22 +122,22 @@ func TestUserLabel(t *testing.T) {
 		label string
 		want  map[string]float64
 	}{
-		{UserLabelEmail, map[string]float64{"USER_LOGIN|CD|ana@example.com": 1, "USER_LOGIN|CD|12": 1, "USER_LOGIN|DEVAPI|unknown": 1}},
-		{UserLabelID, map[string]float64{"USER_LOGIN|CD|11": 1, "USER_LOGIN|CD|12": 1, "USER_LOGIN|DEVAPI|unknown": 1}},
-		{UserLabelNone, map[string]float64{}},
+		{config.UserLabelEmail, map[string]float64{"USER_LOGIN|CD|ana@example.com": 1, "USER_LOGIN|CD|12": 1, "USER_LOGIN|DEVAPI|unknown": 1}},
+		{config.UserLabelID, map[string]float64{"USER_LOGIN|CD|11": 1, "USER_LOGIN|CD|12": 1, "USER_LOGIN|DEVAPI|unknown": 1}},
+		{config.UserLabelNone, map[string]float64{}},
 	} {
 		t.Run(tc.label, func(t *testing.T) {
-			f := newFixture(t, fixtureOptions{account: AccountOptions{UserLabel: tc.label}})
-			now := f.clock.Now()
-			f.sim.Add(
+			f := pollertest.New(t, pollertest.Options{Poller: poller.Options{UserLabel: tc.label}})
+			now := f.Clock.Now()
+			f.Sim.Add(
 				simulator.Event{EventType: "USER_LOGIN", CreatedAt: now, UserEmail: "ana@example.com", UserID: 11, Source: "CD"},
 				simulator.Event{EventType: "USER_LOGIN", CreatedAt: now, UserID: 12, Source: "CD"},
 				simulator.Event{EventType: "USER_LOGIN", CreatedAt: now, Source: "DEVAPI"},
 			)
-			f.mustPoll()
-			assertCounts(t, gathered(t, f.coll, "vonage_audit_user_events_total"), tc.want)
-			if tc.label == UserLabelNone {
-				if n := testutil.CollectAndCount(f.coll, "vonage_audit_user_events_total"); n != 0 {
+			f.MustPoll()
+			pollertest.AssertCounts(t, pollertest.Gathered(t, f.Coll, "vonage_audit_user_events_total"), tc.want)
+			if tc.label == config.UserLabelNone {
+				if n := testutil.CollectAndCount(f.Coll, "vonage_audit_user_events_total"); n != 0 {
 					t.Errorf("user_label none still exports %d user series", n)
 				}
 			}
@@ -143,35 +146,35 @@ func TestUserLabel(t *testing.T) {
 }
 
 func TestLateEventsWithinOverlapAreCountedOnce(t *testing.T) {
-	f := newFixture(t, fixtureOptions{account: AccountOptions{Lookback: time.Minute, Overlap: 2 * time.Minute}})
-	now := f.clock.Now()
-	f.sim.Add(
+	f := pollertest.New(t, pollertest.Options{Poller: poller.Options{Lookback: time.Minute, Overlap: 2 * time.Minute}})
+	now := f.Clock.Now()
+	f.Sim.Add(
 		simulator.Event{ID: "on-time", EventType: "USER_LOGIN", CreatedAt: now.Add(-5 * time.Second), Source: "CD"},
 		// Created before the first poll, visible only after it.
 		simulator.Event{ID: "late", EventType: "APP_CREATE", CreatedAt: now.Add(-3 * time.Second), Source: "CD", VisibleAt: now.Add(70 * time.Second)},
 		// Later than the overlap: the documented limit, never counted.
 		simulator.Event{ID: "too-late", EventType: "APP_DELETE", CreatedAt: now.Add(-2 * time.Second), Source: "CD", VisibleAt: now.Add(10 * time.Minute)},
 	)
-	f.mustPoll()
+	f.MustPoll()
 	for i := 0; i < 12; i++ {
-		f.clock.Add(time.Minute)
-		f.mustPoll()
+		f.Clock.Add(time.Minute)
+		f.MustPoll()
 	}
-	assertCounts(t, gathered(t, f.coll, "vonage_audit_events_total"), map[string]float64{"USER_LOGIN|CD": 1, "APP_CREATE|CD": 1})
+	pollertest.AssertCounts(t, pollertest.Gathered(t, f.Coll, "vonage_audit_events_total"), map[string]float64{"USER_LOGIN|CD": 1, "APP_CREATE|CD": 1})
 }
 
 func TestEventsBeforeStartAreNotCounted(t *testing.T) {
-	f := newFixture(t, fixtureOptions{account: AccountOptions{Lookback: 10 * time.Minute, Overlap: time.Hour}})
-	now := f.clock.Now()
-	f.sim.Add(
+	f := pollertest.New(t, pollertest.Options{Poller: poller.Options{Lookback: 10 * time.Minute, Overlap: time.Hour}})
+	now := f.Clock.Now()
+	f.Sim.Add(
 		simulator.Event{EventType: "USER_LOGIN", CreatedAt: now.Add(-11 * time.Minute), Source: "CD"},
 		simulator.Event{EventType: "USER_LOGIN", CreatedAt: now.Add(-10 * time.Minute), Source: "CD"},
 		simulator.Event{EventType: "USER_LOGIN", CreatedAt: now.Add(-9 * time.Minute), Source: "CD"},
 	)
-	f.mustPoll()
-	f.clock.Add(time.Minute)
-	f.mustPoll()
-	assertCounts(t, gathered(t, f.coll, "vonage_audit_events_total"), map[string]float64{"USER_LOGIN|CD": 2})
+	f.MustPoll()
+	f.Clock.Add(time.Minute)
+	f.MustPoll()
+	pollertest.AssertCounts(t, pollertest.Gathered(t, f.Coll, "vonage_audit_events_total"), map[string]float64{"USER_LOGIN|CD": 2})
 }
 
 // A page must not shift under a poll: events that arrive while a poll is
@@ -179,12 +182,12 @@ func TestEventsBeforeStartAreNotCounted(t *testing.T) {
 func TestEventsArrivingWhilePaging(t *testing.T) {
 	for _, order := range []simulator.Order{simulator.NewestFirst, simulator.OldestFirst} {
 		var sim *simulator.Server
-		var clock *testClock
+		var clock *pollertest.Clock
 		var injected atomic.Bool
-		f := newFixture(t, fixtureOptions{
-			sim:     simulator.Options{Order: order},
-			account: AccountOptions{Overlap: 2 * time.Minute, Lookback: time.Hour},
-			wrap: func(next http.Handler) http.Handler {
+		f := pollertest.New(t, pollertest.Options{
+			Sim:    simulator.Options{Order: order},
+			Poller: poller.Options{Overlap: 2 * time.Minute, Lookback: time.Hour},
+			Wrap: func(next http.Handler) http.Handler {
 				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 					if r.URL.Query().Get("page") == "2" && injected.CompareAndSwap(false, true) {
 						// Late arrivals inside the pinned window, and new ones after it.
@@ -195,16 +198,16 @@ func TestEventsArrivingWhilePaging(t *testing.T) {
 				})
 			},
 		})
-		sim, clock = f.sim, f.clock
-		start := f.clock.Now()
-		f.sim.Generate(450, start.Add(-50*time.Minute), start)
-		f.mustPoll()
+		sim, clock = f.Sim, f.Clock
+		start := f.Clock.Now()
+		f.Sim.Generate(450, start.Add(-50*time.Minute), start)
+		f.MustPoll()
 		if !injected.Load() {
 			t.Fatal("no second page was requested")
 		}
-		f.clock.Add(time.Minute)
-		f.mustPoll()
-		assertCounts(t, gathered(t, f.coll, "vonage_audit_events_total"), served(f.sim.Visible(), start.Add(-time.Hour)))
+		f.Clock.Add(time.Minute)
+		f.MustPoll()
+		pollertest.AssertCounts(t, pollertest.Gathered(t, f.Coll, "vonage_audit_events_total"), pollertest.Served(f.Sim.Visible(), start.Add(-time.Hour)))
 	}
 }
 
@@ -213,9 +216,9 @@ func TestEventsArrivingWhilePaging(t *testing.T) {
 func TestFailedPollLosesAndDoublesNothing(t *testing.T) {
 	var failPage3 atomic.Bool
 	failPage3.Store(true)
-	f := newFixture(t, fixtureOptions{
-		account: AccountOptions{Overlap: time.Minute, Lookback: time.Hour},
-		wrap: func(next http.Handler) http.Handler {
+	f := pollertest.New(t, pollertest.Options{
+		Poller: poller.Options{Overlap: time.Minute, Lookback: time.Hour},
+		Wrap: func(next http.Handler) http.Handler {
 			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				if failPage3.Load() && r.URL.Query().Get("page") == "3" {
 					http.Error(w, `{"status":503,"error":"Service Unavailable"}`, http.StatusServiceUnavailable)
@@ -224,29 +227,29 @@ func TestFailedPollLosesAndDoublesNothing(t *testing.T) {
 				next.ServeHTTP(w, r)
 			})
 		},
-		retries: 1,
+		Retries: 1,
 	})
-	start := f.clock.Now()
-	f.sim.Generate(480, start.Add(-50*time.Minute), start)
-	if err := f.poll(); err == nil {
+	start := f.Clock.Now()
+	f.Sim.Generate(480, start.Add(-50*time.Minute), start)
+	if err := f.Poll(); err == nil {
 		t.Fatal("poll succeeded while page 3 failed")
 	}
-	partial := sum(gathered(t, f.coll, "vonage_audit_events_total"))
+	partial := pollertest.Sum(pollertest.Gathered(t, f.Coll, "vonage_audit_events_total"))
 	if partial != 200 {
 		t.Errorf("after the failed poll %v events counted, want the 200 of pages 1 and 2", partial)
 	}
-	if up := gathered(t, f.coll, "vonage_audit_up")[""]; up != 0 {
+	if up := pollertest.Gathered(t, f.Coll, "vonage_audit_up")[""]; up != 0 {
 		t.Errorf("up = %v after a failed poll", up)
 	}
-	if e := gathered(t, f.coll, "vonage_audit_poll_errors_total")["server"]; e != 1 {
+	if e := pollertest.Gathered(t, f.Coll, "vonage_audit_poll_errors_total")["server"]; e != 1 {
 		t.Errorf("poll_errors_total{reason=server} = %v, want 1", e)
 	}
 	failPage3.Store(false)
-	f.clock.Add(5 * time.Minute) // longer than the overlap: the cursor must not have moved
-	f.sim.Generate(20, f.clock.Now().Add(-time.Minute), f.clock.Now())
-	f.mustPoll()
-	assertCounts(t, gathered(t, f.coll, "vonage_audit_events_total"), served(f.sim.Visible(), start.Add(-time.Hour)))
-	if up := gathered(t, f.coll, "vonage_audit_up")[""]; up != 1 {
+	f.Clock.Add(5 * time.Minute) // longer than the overlap: the cursor must not have moved
+	f.Sim.Generate(20, f.Clock.Now().Add(-time.Minute), f.Clock.Now())
+	f.MustPoll()
+	pollertest.AssertCounts(t, pollertest.Gathered(t, f.Coll, "vonage_audit_events_total"), pollertest.Served(f.Sim.Visible(), start.Add(-time.Hour)))
+	if up := pollertest.Gathered(t, f.Coll, "vonage_audit_up")[""]; up != 1 {
 		t.Errorf("up = %v after a successful poll", up)
 	}
 }
@@ -262,13 +265,13 @@ func TestRetriedFailuresCountExactlyOnce(t *testing.T) {
 		{"truncated body", simulator.Faults{Truncate: 2}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFixture(t, fixtureOptions{account: AccountOptions{Overlap: time.Minute, Lookback: time.Hour}, retries: 3})
-			start := f.clock.Now()
-			f.sim.Generate(250, start.Add(-30*time.Minute), start)
-			f.sim.SetFaults(tc.faults)
-			f.mustPoll()
-			assertCounts(t, gathered(t, f.coll, "vonage_audit_events_total"), served(f.sim.Visible(), start.Add(-time.Hour)))
-			if r := sum(gathered(t, f.coll, "vonage_audit_api_retries_total")); r == 0 {
+			f := pollertest.New(t, pollertest.Options{Poller: poller.Options{Overlap: time.Minute, Lookback: time.Hour}, Retries: 3})
+			start := f.Clock.Now()
+			f.Sim.Generate(250, start.Add(-30*time.Minute), start)
+			f.Sim.SetFaults(tc.faults)
+			f.MustPoll()
+			pollertest.AssertCounts(t, pollertest.Gathered(t, f.Coll, "vonage_audit_events_total"), pollertest.Served(f.Sim.Visible(), start.Add(-time.Hour)))
+			if r := pollertest.Sum(pollertest.Gathered(t, f.Coll, "vonage_audit_api_retries_total")); r == 0 {
 				t.Error("no retry recorded")
 			}
 		})
@@ -276,23 +279,23 @@ func TestRetriedFailuresCountExactlyOnce(t *testing.T) {
 }
 
 func TestRejectedCredentialsAndQuotaAreReportedApart(t *testing.T) {
-	bad := newFixture(t, fixtureOptions{clientSecret: "wrong-secret"})
-	if err := bad.poll(); err == nil {
+	bad := pollertest.New(t, pollertest.Options{ClientSecret: "wrong-secret"})
+	if err := bad.Poll(); err == nil {
 		t.Fatal("poll with a wrong secret succeeded")
 	}
-	if e := gathered(t, bad.coll, "vonage_audit_poll_errors_total")["auth"]; e != 1 {
+	if e := pollertest.Gathered(t, bad.Coll, "vonage_audit_poll_errors_total")["auth"]; e != 1 {
 		t.Errorf("poll_errors_total{reason=auth} = %v, want 1", e)
 	}
 
-	quota := newFixture(t, fixtureOptions{retries: 1})
-	quota.sim.SetFaults(simulator.Faults{Quota: 10})
-	if err := quota.poll(); err == nil {
+	quota := pollertest.New(t, pollertest.Options{Retries: 1})
+	quota.Sim.SetFaults(simulator.Faults{Quota: 10})
+	if err := quota.Poll(); err == nil {
 		t.Fatal("poll succeeded while the quota was exceeded")
 	}
-	if e := gathered(t, quota.coll, "vonage_audit_poll_errors_total")["quota"]; e != 1 {
+	if e := pollertest.Gathered(t, quota.Coll, "vonage_audit_poll_errors_total")["quota"]; e != 1 {
 		t.Errorf("poll_errors_total{reason=quota} = %v, want 1", e)
 	}
-	if e := gathered(t, quota.coll, "vonage_audit_api_rate_limited_total")[""]; e == 0 {
+	if e := pollertest.Gathered(t, quota.Coll, "vonage_audit_api_rate_limited_total")[""]; e == 0 {
 		t.Error("api_rate_limited_total did not count the quota answers")
 	}
 }

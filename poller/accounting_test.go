@@ -1,9 +1,12 @@
-package collector
+package poller_test
 
 import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/vonage-audit-exporter/vonage_audit_exporter/internal/pollertest"
+	"github.com/vonage-audit-exporter/vonage_audit_exporter/poller"
 )
 
 // TestRequestsPerPoll holds the exporter to the floor of API calls: one
@@ -14,12 +17,12 @@ func TestRequestsPerPoll(t *testing.T) {
 	for _, concurrency := range []int{1, 4} {
 		t.Run(fmt.Sprintf("max_concurrency %d", concurrency), func(t *testing.T) {
 			const overlap = 2 * time.Minute
-			f := newFixture(t, fixtureOptions{
-				account:     AccountOptions{Lookback: 6 * time.Hour, Overlap: overlap},
-				concurrency: concurrency,
+			f := pollertest.New(t, pollertest.Options{
+				Poller:      poller.Options{Lookback: 6 * time.Hour, Overlap: overlap},
+				Concurrency: concurrency,
 			})
 			// A backfill: 3,000 events within the lookback.
-			f.sim.Generate(3000, f.clock.Now().Add(-6*time.Hour), f.clock.Now().Add(-10*time.Minute))
+			f.Sim.Generate(3000, f.Clock.Now().Add(-6*time.Hour), f.Clock.Now().Add(-10*time.Minute))
 			steps := []struct {
 				name      string
 				newEvents int
@@ -35,14 +38,14 @@ func TestRequestsPerPoll(t *testing.T) {
 			}
 			for i, st := range steps {
 				if i > 0 {
-					f.clock.Add(time.Minute)
+					f.Clock.Add(time.Minute)
 				}
 				if st.newEvents > 0 {
-					f.sim.Generate(st.newEvents, f.clock.Now().Add(-50*time.Second), f.clock.Now())
+					f.Sim.Generate(st.newEvents, f.Clock.Now().Add(-50*time.Second), f.Clock.Now())
 				}
-				from, to := f.account.window(f.clock.Now())
+				from, to := f.Poller.Window(f.Clock.Now())
 				inWindow := 0
-				for _, e := range f.sim.Visible() {
+				for _, e := range f.Sim.Visible() {
 					if !e.CreatedAt.Before(from) && !e.CreatedAt.After(to) {
 						inWindow++
 					}
@@ -51,23 +54,23 @@ func TestRequestsPerPoll(t *testing.T) {
 				if i == 0 {
 					want++ // OPTIONS, once
 				}
-				before := f.sim.Stats().Requests
-				f.mustPoll()
-				got := f.sim.Stats().Requests - before
+				before := f.Sim.Stats().Requests
+				f.MustPoll()
+				got := f.Sim.Stats().Requests - before
 				// The log lines are the API-call table of scripts/bench.sh.
 				t.Logf("requests: max_concurrency=%d step=%q events_in_window=%d requests=%d floor=%d", concurrency, st.name, inWindow, got, want)
 				if got != want {
 					t.Errorf("%s: %d events in the window took %d requests, want %d", st.name, inWindow, got, want)
 				}
-				if g := gathered(t, f.coll, "vonage_audit_poll_requests")[""]; g != float64(want) {
+				if g := pollertest.Gathered(t, f.Coll, "vonage_audit_poll_requests")[""]; g != float64(want) {
 					t.Errorf("%s: vonage_audit_poll_requests = %v, want %d", st.name, g, want)
 				}
 			}
-			stats := f.sim.Stats()
+			stats := f.Sim.Stats()
 			if stats.ByRoute["options"] != 1 {
 				t.Errorf("OPTIONS sent %d times, want once", stats.ByRoute["options"])
 			}
-			assertCounts(t, gathered(t, f.coll, "vonage_audit_events_total"), served(f.sim.Visible(), f.clock.Now().Add(-7*time.Hour)))
+			pollertest.AssertCounts(t, pollertest.Gathered(t, f.Coll, "vonage_audit_events_total"), pollertest.Served(f.Sim.Visible(), f.Clock.Now().Add(-7*time.Hour)))
 		})
 	}
 }

@@ -1,4 +1,4 @@
-package collector
+package poller_test
 
 import (
 	"bytes"
@@ -14,13 +14,17 @@ import (
 	"time"
 
 	"github.com/vonage-audit-exporter/vonage_audit_exporter/auditapi"
+	"github.com/vonage-audit-exporter/vonage_audit_exporter/collector"
+	"github.com/vonage-audit-exporter/vonage_audit_exporter/config"
+	"github.com/vonage-audit-exporter/vonage_audit_exporter/internal/pollertest"
+	"github.com/vonage-audit-exporter/vonage_audit_exporter/poller"
 	"github.com/vonage-audit-exporter/vonage_audit_exporter/simulator"
 )
 
-func newBenchClient(b *testing.B, url string, obs *Observer, concurrency int) *auditapi.Client {
+func newBenchClient(b *testing.B, url string, obs *collector.Observer, concurrency int) *auditapi.Client {
 	b.Helper()
 	c, err := auditapi.New(auditapi.Config{
-		BaseURL: url, APIKey: testKey, APISecret: testSecret,
+		BaseURL: url, APIKey: pollertest.Key, APISecret: pollertest.Secret,
 		Timeout: time.Minute, MaxConcurrency: concurrency, RequestsPerSecond: 100, Observer: obs,
 	})
 	if err != nil {
@@ -79,7 +83,7 @@ func BenchmarkBackfill(b *testing.B) {
 		latency     = 50 * time.Millisecond
 		concurrency = 4
 	)
-	clock := newTestClock()
+	clock := pollertest.NewClock()
 	sim := simulator.New(simulator.Options{Seed: 11, Now: clock.Now})
 	ps := &pageServer{latency: latency}
 	for _, e := range sim.Generate(events, clock.Now().Add(-7*24*time.Hour), clock.Now()) {
@@ -94,20 +98,22 @@ func BenchmarkBackfill(b *testing.B) {
 
 	pages := (events + auditapi.MaxPageSize - 1) / auditapi.MaxPageSize
 	for b.Loop() {
-		c := NewCollector()
+		c := collector.New(nil)
 		obs := c.Observer("bench")
-		a := NewAccount(AccountOptions{
+		a := poller.New(poller.Options{
 			Name: "bench", API: newBenchClient(b, srv.URL, obs, concurrency), Lookback: 8 * 24 * time.Hour,
-			Overlap: 2 * time.Minute, UserLabel: UserLabelEmail, Now: clock.Now, Requests: obs.Requests,
+			Overlap: 2 * time.Minute, UserLabel: config.UserLabelEmail, Now: clock.Now, Requests: obs.Requests,
 		})
 		if err := a.Poll(context.Background()); err != nil {
 			b.Fatal(err)
 		}
-		if a.ingested != events {
-			b.Fatalf("counted %v events, want %d", a.ingested, events)
+		if a.Ingested() != events {
+			b.Fatalf("counted %v events, want %d", a.Ingested(), events)
 		}
-		if a.pollRequests != float64(pages+1) {
-			b.Fatalf("the backfill sent %v requests, want %d pages and one OPTIONS", a.pollRequests, pages)
+		var requests float64
+		a.Read(func(s *poller.Snapshot) { requests = s.PollRequests })
+		if requests != float64(pages+1) {
+			b.Fatalf("the backfill sent %v requests, want %d pages and one OPTIONS", requests, pages)
 		}
 	}
 	perPoll := b.Elapsed().Seconds() / float64(b.N)
@@ -135,7 +141,7 @@ func (f *fakeAPI) Pages(_ context.Context, q auditapi.Query, fn func(*auditapi.P
 			n := int(t.Unix())*f.perSecond + i
 			page.Events = append(page.Events, auditapi.Event{
 				ID: fmt.Sprintf("ev-%d", n), EventType: f.types[n%len(f.types)], CreatedAt: t,
-				UserEmail: fmt.Sprintf("user%d@example.com", n/10%f.users), Source: Sources[n%2], SourceCountry: "GB",
+				UserEmail: fmt.Sprintf("user%d@example.com", n/10%f.users), Source: poller.Sources[n%2], SourceCountry: "GB",
 			})
 			if len(page.Events) == auditapi.MaxPageSize {
 				if err := fn(page); err != nil {
@@ -162,30 +168,31 @@ func heapInUse() float64 {
 // not on the events counted.
 func BenchmarkMemory(b *testing.B) {
 	for b.Loop() {
-		clock := newTestClock()
+		clock := pollertest.NewClock()
 		api := &fakeAPI{perSecond: 2, types: []string{"USER_LOGIN", "NUMBER_UPDATED", "APP_UPDATE", "NUMBER_ASSIGN", "USER_LOGOUT"}, users: 100}
-		a := NewAccount(AccountOptions{Name: "bench", API: api, Overlap: 2 * time.Minute, UserLabel: UserLabelEmail, Now: clock.Now})
-		c := NewCollector()
-		c.SetAccounts([]*Account{a})
+		a := poller.New(poller.Options{Name: "bench", API: api, Overlap: 2 * time.Minute, UserLabel: config.UserLabelEmail, Now: clock.Now})
+		c := collector.New(nil)
+		c.SetAccounts([]collector.Account{{Poller: a}})
 		var at100k, at1M float64
-		for a.ingested < 1000000 {
+		for a.Ingested() < 1000000 {
 			clock.Add(time.Minute)
 			if err := a.Poll(context.Background()); err != nil {
 				b.Fatal(err)
 			}
-			if at100k == 0 && a.ingested >= 100000 {
+			if at100k == 0 && a.Ingested() >= 100000 {
 				at100k = heapInUse()
 			}
 		}
 		at1M = heapInUse()
-		series := len(a.users)
+		series := a.UserSeries()
 		if series != 1000 {
 			b.Fatalf("got %d user series, want 1000", series)
 		}
+		seen, _, _ := a.Held()
 		b.ReportMetric(at100k, "heap-B@100k")
 		b.ReportMetric(at1M, "heap-B@1M")
 		b.ReportMetric(at1M/at100k, "heap-ratio")
-		b.ReportMetric(float64(len(a.seen)), "seen-ids")
+		b.ReportMetric(float64(seen), "seen-ids")
 		runtime.KeepAlive(c)
 	}
 }

@@ -1,4 +1,4 @@
-package collector
+package poller_test
 
 import (
 	"fmt"
@@ -10,82 +10,87 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/vonage-audit-exporter/vonage_audit_exporter/auditapi"
+	"github.com/vonage-audit-exporter/vonage_audit_exporter/collector"
+	"github.com/vonage-audit-exporter/vonage_audit_exporter/config"
+	"github.com/vonage-audit-exporter/vonage_audit_exporter/internal/pollertest"
+	"github.com/vonage-audit-exporter/vonage_audit_exporter/poller"
 )
 
 var t0 = time.Date(2026, 3, 14, 12, 0, 0, 0, time.UTC)
 
 // ingestAll counts events directly, as one page of a poll over [t0-1h, t0].
-func ingestAll(a *Account, events []auditapi.Event) {
-	a.ingest(events, t0.Add(-time.Hour), t0)
+func ingestAll(a *poller.Poller, events []auditapi.Event) {
+	a.Ingest(events, t0.Add(-time.Hour), t0)
 }
 
 func userEvent(id, email, userID string) auditapi.Event {
 	return auditapi.Event{ID: id, EventType: "USER_LOGIN", CreatedAt: t0, UserEmail: email, UserID: userID, Source: "CD", SourceCountry: "GB"}
 }
 
-func newTestAccount(opts AccountOptions) (*Account, *Collector) {
+func newTestAccount(opts poller.Options) (*poller.Poller, *collector.Collector) {
 	if opts.Name == "" {
 		opts.Name = "test"
 	}
 	if opts.UserLabel == "" {
-		opts.UserLabel = UserLabelEmail
+		opts.UserLabel = config.UserLabelEmail
 	}
 	opts.Now = func() time.Time { return t0 }
-	a := NewAccount(opts)
-	c := NewCollector()
-	c.SetAccounts([]*Account{a})
+	a := poller.New(opts)
+	c := collector.New(nil)
+	c.SetAccounts([]collector.Account{{Poller: a}})
 	return a, c
 }
 
 func TestMaxUsers(t *testing.T) {
-	a, c := newTestAccount(AccountOptions{MaxUsers: 2})
+	a, c := newTestAccount(poller.Options{MaxUsers: 2})
 	var events []auditapi.Event
 	for i, email := range []string{"a@x", "b@x", "c@x", "a@x", "d@x", "c@x", "", "b@x", "e@x"} {
 		events = append(events, userEvent(fmt.Sprint("id", i), email, ""))
 	}
 	ingestAll(a, events)
-	assertCounts(t, gathered(t, c, "vonage_audit_user_events_total"), map[string]float64{
+	pollertest.AssertCounts(t, pollertest.Gathered(t, c, "vonage_audit_user_events_total"), map[string]float64{
 		"USER_LOGIN|CD|a@x": 2, "USER_LOGIN|CD|b@x": 2, "USER_LOGIN|CD|__other__": 4, "USER_LOGIN|CD|unknown": 1,
 	})
 	// c, d and e overflowed; c twice, but it is one user.
-	if got := gathered(t, c, "vonage_audit_user_overflow_total")[""]; got != 3 {
+	if got := pollertest.Gathered(t, c, "vonage_audit_user_overflow_total")[""]; got != 3 {
 		t.Errorf("user_overflow_total = %v, want 3", got)
 	}
-	if got := sum(gathered(t, c, "vonage_audit_events_total")); got != float64(len(events)) {
+	if got := pollertest.Sum(pollertest.Gathered(t, c, "vonage_audit_events_total")); got != float64(len(events)) {
 		t.Errorf("events_total = %v, want every one of the %d events", got, len(events))
 	}
 }
 
 func TestMaxUsersDefault(t *testing.T) {
-	a, c := newTestAccount(AccountOptions{})
+	a, c := newTestAccount(poller.Options{})
 	var events []auditapi.Event
-	for i := 0; i < DefaultMaxUsers+10; i++ {
+	for i := 0; i < config.DefaultMaxUsers+10; i++ {
 		events = append(events, userEvent(fmt.Sprint("id", i), fmt.Sprintf("u%d@x", i), ""))
 	}
 	ingestAll(a, events)
-	if n := testutil.CollectAndCount(c, "vonage_audit_user_events_total"); n != DefaultMaxUsers+1 {
-		t.Errorf("%d user series, want %d and __other__", n, DefaultMaxUsers)
+	if n := testutil.CollectAndCount(c, "vonage_audit_user_events_total"); n != config.DefaultMaxUsers+1 {
+		t.Errorf("%d user series, want %d and __other__", n, config.DefaultMaxUsers)
 	}
-	if got := gathered(t, c, "vonage_audit_user_overflow_total")[""]; got != 10 {
+	if got := pollertest.Gathered(t, c, "vonage_audit_user_overflow_total")[""]; got != 10 {
 		t.Errorf("user_overflow_total = %v, want 10", got)
 	}
 }
 
-// Memory stays bounded however many users overflow: past overflowMemory
+// Memory stays bounded however many users overflow: past poller.OverflowMemory
 // remembered users, each event of a user not remembered counts again.
 func TestOverflowMemoryIsBounded(t *testing.T) {
-	a, c := newTestAccount(AccountOptions{MaxUsers: 1})
-	n := overflowMemory + 100
+	a, c := newTestAccount(poller.Options{MaxUsers: 1})
+	n := poller.OverflowMemory + 100
 	events := make([]auditapi.Event, 0, n+1)
 	for i := 0; i <= n; i++ {
 		events = append(events, userEvent(fmt.Sprint("id", i), fmt.Sprintf("u%d@x", i), ""))
 	}
 	ingestAll(a, events)
-	if len(a.overflowSeen) != overflowMemory {
-		t.Errorf("%d overflowing users remembered, want the bound %d", len(a.overflowSeen), overflowMemory)
+	_, admitted, remembered := a.Held()
+	if remembered != poller.OverflowMemory {
+		t.Errorf("%d overflowing users remembered, want the bound %d", remembered, poller.OverflowMemory)
 	}
-	if len(a.userSet) != 1 {
-		t.Errorf("%d users admitted, want 1", len(a.userSet))
+	if admitted != 1 {
+		t.Errorf("%d users admitted, want 1", admitted)
 	}
 	// u0 has its series; the last remembered overflowing user comes again
 	// and is not counted twice; one beyond the memory is.
@@ -93,7 +98,7 @@ func TestOverflowMemoryIsBounded(t *testing.T) {
 		userEvent("again-1", "u1@x", ""),
 		userEvent("again-2", fmt.Sprintf("u%d@x", n), ""),
 	})
-	if got, want := gathered(t, c, "vonage_audit_user_overflow_total")[""], float64(n+1); got != want {
+	if got, want := pollertest.Gathered(t, c, "vonage_audit_user_overflow_total")[""], float64(n+1); got != want {
 		t.Errorf("user_overflow_total = %v, want %v", got, want)
 	}
 	if n := testutil.CollectAndCount(c, "vonage_audit_user_events_total"); n != 2 {
@@ -110,9 +115,9 @@ func TestUserLabelHash(t *testing.T) {
 		userEvent("4", "", ""),
 	}
 	labels := func(salt string) map[string]float64 {
-		a, c := newTestAccount(AccountOptions{UserLabel: UserLabelHash, UserHashSalt: salt})
+		a, c := newTestAccount(poller.Options{UserLabel: config.UserLabelHash, UserHashSalt: salt})
 		ingestAll(a, events)
-		return gathered(t, c, "vonage_audit_user_events_total")
+		return pollertest.Gathered(t, c, "vonage_audit_user_events_total")
 	}
 	got := labels("pepper-0123456789")
 	if len(got) != 3 {
@@ -121,7 +126,7 @@ func TestUserLabelHash(t *testing.T) {
 	for k, v := range got {
 		user := strings.TrimPrefix(k, "USER_LOGIN|CD|")
 		switch {
-		case user == userUnknown:
+		case user == poller.UserUnknown:
 			if v != 1 {
 				t.Errorf("unknown: %v events, want 1", v)
 			}
@@ -131,84 +136,81 @@ func TestUserLabelHash(t *testing.T) {
 			t.Errorf("user label %q shows the user", user)
 		}
 	}
-	if want := "USER_LOGIN|CD|" + hashUser("pepper-0123456789", "ana@example.com"); got[want] != 2 {
+	if want := "USER_LOGIN|CD|" + poller.HashUser("pepper-0123456789", "ana@example.com"); got[want] != 2 {
 		t.Errorf("series %s = %v, want 2 (hash of the email, stable)", want, got[want])
 	}
 	other := labels("another-salt-0123")
 	for k := range got {
-		if _, same := other[k]; same && !strings.HasSuffix(k, userUnknown) {
+		if _, same := other[k]; same && !strings.HasSuffix(k, poller.UserUnknown) {
 			t.Errorf("series %s is the same under another salt", k)
 		}
 	}
 	// A known HMAC-SHA256 value (RFC 4231 test case 2), so that the hash
 	// stays the same across releases.
-	if h := hashUser("Jefe", "what do ya want for nothing?"); h != "5bdcc146bf60754e" {
+	if h := poller.HashUser("Jefe", "what do ya want for nothing?"); h != "5bdcc146bf60754e" {
 		t.Errorf("hashUser = %s, want 5bdcc146bf60754e", h)
 	}
 }
 
 func TestLabelValuesAreBounded(t *testing.T) {
-	a, c := newTestAccount(AccountOptions{CountryBreakdown: true})
+	a, c := newTestAccount(poller.Options{CountryBreakdown: true})
 	ev := func(id, country, source string) auditapi.Event {
 		return auditapi.Event{ID: id, EventType: "APP_CREATE", CreatedAt: t0, Source: source, SourceCountry: country}
 	}
 	ingestAll(a, []auditapi.Event{
 		ev("1", "GB", "CD"), ev("2", "gb", "cd"), ev("3", "ZZ", "DEVAPI"), ev("4", "XK", "devapi"),
 		ev("5", "G", ""), ev("6", "GBR", "SMS"), ev("7", "", "CD"), ev("8", "AN", "CD"), ev("9", "SS", "CD"),
-		{ID: "10", EventType: strings.Repeat("X", maxLabelBytes+1), CreatedAt: t0, Source: "CD"},
-		userEvent("11", strings.Repeat("a", maxLabelBytes)+"@example.com", "7"),
+		{ID: "10", EventType: strings.Repeat("X", poller.MaxLabelBytes+1), CreatedAt: t0, Source: "CD"},
+		userEvent("11", strings.Repeat("a", poller.MaxLabelBytes)+"@example.com", "7"),
 	})
-	assertCounts(t, gathered(t, c, "vonage_audit_country_events_total"), map[string]float64{
+	pollertest.AssertCounts(t, pollertest.Gathered(t, c, "vonage_audit_country_events_total"), map[string]float64{
 		"GB|APP_CREATE": 2, "SS|APP_CREATE": 1, "unknown|APP_CREATE": 6, "GB|USER_LOGIN": 1,
 	})
-	assertCounts(t, gathered(t, c, "vonage_audit_events_total"), map[string]float64{
+	pollertest.AssertCounts(t, pollertest.Gathered(t, c, "vonage_audit_events_total"), map[string]float64{
 		"APP_CREATE|CD": 5, "APP_CREATE|DEVAPI": 2, "APP_CREATE|unknown": 1, "APP_CREATE|other": 1, "USER_LOGIN|CD": 1,
 	})
-	if got := gathered(t, c, "vonage_audit_user_events_total")["USER_LOGIN|CD|unknown"]; got != 1 {
+	if got := pollertest.Gathered(t, c, "vonage_audit_user_events_total")["USER_LOGIN|CD|unknown"]; got != 1 {
 		t.Errorf("an over-long user is %v events of user unknown, want 1", got)
 	}
-	if got := gathered(t, c, "vonage_audit_events_skipped_total")["invalid"]; got != 1 {
+	if got := pollertest.Gathered(t, c, "vonage_audit_events_skipped_total")["invalid"]; got != 1 {
 		t.Errorf("skipped{invalid} = %v, want the over-long event type", got)
-	}
-	if len(iso3166) != 249 {
-		t.Errorf("%d ISO 3166-1 codes, want the 249 assigned", len(iso3166))
 	}
 }
 
 func TestEventTypesAreBounded(t *testing.T) {
-	a, c := newTestAccount(AccountOptions{UserLabel: UserLabelNone})
+	a, c := newTestAccount(poller.Options{UserLabel: config.UserLabelNone})
 	var events []auditapi.Event
-	for i := 0; i < maxEventTypes+5; i++ {
+	for i := 0; i < poller.MaxEventTypes+5; i++ {
 		events = append(events, auditapi.Event{ID: fmt.Sprint(i), EventType: fmt.Sprintf("T%d", i), CreatedAt: t0, Source: "CD"})
 	}
 	ingestAll(a, events)
 	ingestAll(a, []auditapi.Event{{ID: "again", EventType: "T0", CreatedAt: t0, Source: "CD"}})
-	got := gathered(t, c, "vonage_audit_events_total")
-	if len(got) != maxEventTypes+1 || got["__other__|CD"] != 5 || got["T0|CD"] != 2 {
-		t.Errorf("%d series, __other__ %v, T0 %v; want %d, 5 and 2", len(got), got["__other__|CD"], got["T0|CD"], maxEventTypes+1)
+	got := pollertest.Gathered(t, c, "vonage_audit_events_total")
+	if len(got) != poller.MaxEventTypes+1 || got["__other__|CD"] != 5 || got["T0|CD"] != 2 {
+		t.Errorf("%d series, __other__ %v, T0 %v; want %d, 5 and 2", len(got), got["__other__|CD"], got["T0|CD"], poller.MaxEventTypes+1)
 	}
 }
 
 // Restored user series keep their places among the max_users, and series
 // labelled another way (emails, before a switch to hash) are not restored.
 func TestRestoreKeepsUserBounds(t *testing.T) {
-	old, _ := newTestAccount(AccountOptions{MaxUsers: 2})
+	old, _ := newTestAccount(poller.Options{MaxUsers: 2})
 	ingestAll(old, []auditapi.Event{userEvent("1", "a@x", ""), userEvent("2", "b@x", "")})
-	st := old.snapshot()
+	st := old.Save()
 
-	same, c := newTestAccount(AccountOptions{MaxUsers: 2})
-	same.restore(st)
+	same, c := newTestAccount(poller.Options{MaxUsers: 2})
+	same.Restore(st)
 	ingestAll(same, []auditapi.Event{userEvent("3", "c@x", ""), userEvent("4", "a@x", "")})
-	assertCounts(t, gathered(t, c, "vonage_audit_user_events_total"), map[string]float64{
+	pollertest.AssertCounts(t, pollertest.Gathered(t, c, "vonage_audit_user_events_total"), map[string]float64{
 		"USER_LOGIN|CD|a@x": 2, "USER_LOGIN|CD|b@x": 1, "USER_LOGIN|CD|__other__": 1,
 	})
 
-	hashed, c := newTestAccount(AccountOptions{MaxUsers: 2, UserLabel: UserLabelHash, UserHashSalt: "pepper-0123456789"})
-	hashed.restore(st)
-	if got := gathered(t, c, "vonage_audit_user_events_total"); len(got) != 0 {
+	hashed, c := newTestAccount(poller.Options{MaxUsers: 2, UserLabel: config.UserLabelHash, UserHashSalt: "pepper-0123456789"})
+	hashed.Restore(st)
+	if got := pollertest.Gathered(t, c, "vonage_audit_user_events_total"); len(got) != 0 {
 		t.Errorf("email series restored into a hash-labelled account: %v", got)
 	}
-	if got := sum(gathered(t, c, "vonage_audit_events_total")); got != 2 {
+	if got := pollertest.Sum(pollertest.Gathered(t, c, "vonage_audit_events_total")); got != 2 {
 		t.Errorf("events_total = %v after restore, want 2", got)
 	}
 }

@@ -1,4 +1,4 @@
-package collector
+package poller
 
 // iso3166 holds the assigned ISO 3166-1 alpha-2 codes (249 of them), the
 // only values of the country label besides "unknown": a shape check alone

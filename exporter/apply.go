@@ -1,0 +1,232 @@
+package exporter
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+
+	"github.com/vonage-audit-exporter/vonage_audit_exporter/auditapi"
+	"github.com/vonage-audit-exporter/vonage_audit_exporter/collector"
+	"github.com/vonage-audit-exporter/vonage_audit_exporter/config"
+	"github.com/vonage-audit-exporter/vonage_audit_exporter/poller"
+	"github.com/vonage-audit-exporter/vonage_audit_exporter/state"
+)
+
+// spec is what an account's poller was built from, to decide on reload
+// whether a running account is kept, rebuilt with its state, or restarted.
+type spec struct {
+	// fingerprint and labels decide what the counters count: a change of
+	// either restarts them.
+	fingerprint string
+	labels      labelSettings
+	// settings need a new client or poller, but keep the counters.
+	settings clientSettings
+}
+
+type labelSettings struct {
+	userLabel string
+	salt      config.Secret
+	countries bool
+}
+
+type clientSettings struct {
+	secret                            config.Secret
+	lookback, overlap, requestTimeout time.Duration
+	requestsPerSecond                 float64
+	maxRetries, maxUsers, maxConc     int
+}
+
+func specOf(cfg *config.Config, acc config.Account) spec {
+	return spec{
+		fingerprint: fingerprint(acc),
+		labels:      labelSettings{cfg.UserLabel, cfg.UserHashSalt, cfg.CountryBreakdown},
+		settings: clientSettings{acc.APISecret, cfg.Lookback, cfg.Overlap, cfg.RequestTimeout,
+			cfg.RequestsPerSecond, cfg.MaxRetries, acc.MaxUsers, cfg.MaxConcurrency},
+	}
+}
+
+// Reload loads a configuration and applies it. When either fails, the
+// running configuration is kept, and the error is logged and returned.
+func (e *Exporter) Reload(load func() (*config.Config, error)) error {
+	e.applyMu.Lock()
+	defer e.applyMu.Unlock()
+	cfg, err := load()
+	if err == nil {
+		err = e.apply(cfg)
+	}
+	if err != nil {
+		e.mu.Lock()
+		e.status.ReloadOK = false
+		e.mu.Unlock()
+		level.Error(e.logger).Log("msg", "Reloading the configuration failed; the running configuration is kept", "err", err)
+		return err
+	}
+	level.Info(e.logger).Log("msg", "Reloaded the configuration")
+	return nil
+}
+
+// Apply makes cfg the running configuration. Accounts are matched by name:
+//   - an account whose settings did not change keeps its counters, cursor and
+//     poller;
+//   - a changed API secret, lookback, overlap, request_timeout,
+//     requests_per_second, max_retries, max_users or max_concurrency
+//     rebuilds the account with all its counters, cursor and seen ids;
+//   - a changed api_key, api_url or event_types (the fingerprint), or a
+//     changed user_label, user_hash_salt or country_breakdown (the
+//     counters' labels), restarts the account's counters from zero, from
+//     lookback before now;
+//   - a removed account stops being polled and exported;
+//   - a changed mode or poll_interval restarts every runner, keeping state.
+//
+// The first Apply reads the state file, if any. On error nothing changes.
+func (e *Exporter) Apply(cfg *config.Config) error {
+	e.applyMu.Lock()
+	defer e.applyMu.Unlock()
+	return e.apply(cfg)
+}
+
+// apply is Apply; callers hold applyMu.
+func (e *Exporter) apply(cfg *config.Config) error {
+	e.mu.Lock()
+	old := make(map[string]*managed, len(e.accounts))
+	for _, m := range e.accounts {
+		old[m.poller().Name()] = m
+	}
+	restartAll := e.mode != cfg.Mode || e.interval != cfg.PollInterval
+	ctx, stopped := e.ctx, e.stopped
+	wasRestored := e.status.Restored
+	e.mu.Unlock()
+
+	var saved map[string]state.Account
+	canSave := true
+	if !e.applied && cfg.StateFile != "" {
+		saved, canSave = e.loadState(cfg.StateFile)
+	}
+
+	// Build everything that can fail before touching what runs.
+	next := make([]*managed, 0, len(cfg.Accounts))
+	transfers := map[*poller.Poller]*poller.Poller{}
+	var added, rebuilt, restarted []string
+	for _, acc := range cfg.Accounts {
+		s := specOf(cfg, acc)
+		prev := old[acc.Name]
+		if prev != nil && prev.spec == s {
+			m := prev
+			if restartAll {
+				m = e.manage(cfg, prev.poller(), s, prev.api)
+			}
+			next = append(next, m)
+			continue
+		}
+		p, api, err := e.newPoller(cfg, acc)
+		if err != nil {
+			return err
+		}
+		switch {
+		case prev == nil:
+			added = append(added, acc.Name)
+		case prev.spec.fingerprint == s.fingerprint && prev.spec.labels == s.labels:
+			transfers[p] = prev.poller()
+			rebuilt = append(rebuilt, acc.Name)
+		default:
+			restarted = append(restarted, acc.Name)
+		}
+		next = append(next, e.manage(cfg, p, s, api))
+	}
+
+	keep := map[*poller.Runner]bool{}
+	for _, m := range next {
+		keep[m.runner] = true
+	}
+	var removed []string
+	for name, m := range old {
+		if !keep[m.runner] {
+			m.runner.Stop()
+		}
+		if !hasAccount(cfg.Accounts, name) {
+			removed = append(removed, name)
+		}
+	}
+	// The old runners have stopped: their pollers' state is final.
+	for p, from := range transfers {
+		p.Inherit(from)
+	}
+	for _, name := range restarted {
+		level.Warn(e.logger).Log("msg", "The account's api_key, api_url, event_types, user_label, user_hash_salt or country_breakdown changed: its counters restart from zero", "account", name)
+	}
+	restored := map[string]bool{}
+	for _, m := range next {
+		name := m.poller().Name()
+		switch _, running := old[name]; {
+		case running && !slices.Contains(restarted, name):
+			restored[name] = wasRestored[name]
+		case running, e.applied:
+			restored[name] = false
+		default:
+			restored[name] = e.restoreAccount(m, saved)
+		}
+	}
+
+	e.mu.Lock()
+	if cfg.StateFile != e.statePath && e.applied {
+		level.Info(e.logger).Log("msg", "The state file changed: state is saved there from now on", "state_file", cfg.StateFile)
+	}
+	e.mode, e.interval = cfg.Mode, cfg.PollInterval
+	e.statePath = cfg.StateFile
+	if !canSave {
+		e.statePath = ""
+	}
+	e.accounts = next
+	e.status.Restored = restored
+	e.status.ReloadOK = true
+	e.status.LastReload = time.Now()
+	e.publish()
+	e.mu.Unlock()
+
+	if ctx != nil && !stopped {
+		for _, m := range next {
+			if !m.runner.Started() {
+				m.runner.Start(ctx)
+			}
+		}
+	}
+	if e.applied {
+		level.Info(e.logger).Log("msg", "Applied the configuration", "accounts", len(next), "added", fmt.Sprint(added), "removed", fmt.Sprint(removed),
+			"rebuilt_keeping_state", fmt.Sprint(rebuilt), "restarted_from_zero", fmt.Sprint(restarted), "pollers_restarted", restartAll)
+	}
+	e.applied = true
+	return nil
+}
+
+func hasAccount(accounts []config.Account, name string) bool {
+	return slices.ContainsFunc(accounts, func(a config.Account) bool { return a.Name == name })
+}
+
+// newPoller builds a fresh poller, not yet polled, with its own client
+// reporting to the account's API metrics.
+func (e *Exporter) newPoller(cfg *config.Config, acc config.Account) (*poller.Poller, *collector.Observer, error) {
+	obs := e.collector.Observer(acc.Name)
+	cc := cfg.ClientConfig(acc)
+	cc.Observer = obs
+	cc.Logger = log.With(e.logger, "account", acc.Name)
+	client, err := auditapi.New(cc)
+	if err != nil {
+		return nil, nil, fmt.Errorf("account %q: %w", acc.Name, err)
+	}
+	return poller.New(poller.Options{
+		Name:             acc.Name,
+		API:              client,
+		EventTypes:       acc.EventTypes,
+		Lookback:         cfg.Lookback,
+		Overlap:          cfg.Overlap,
+		UserLabel:        cfg.UserLabel,
+		UserHashSalt:     string(cfg.UserHashSalt),
+		MaxUsers:         acc.MaxUsers,
+		CountryBreakdown: cfg.CountryBreakdown,
+		Logger:           e.logger,
+		Requests:         obs.Requests,
+	}), obs, nil
+}

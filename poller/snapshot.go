@@ -1,0 +1,145 @@
+package poller
+
+import (
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/vonage-audit-exporter/vonage_audit_exporter/state"
+)
+
+// EventKey labels a series of vonage_audit_events_total.
+type EventKey struct{ EventType, Source string }
+
+// UserKey labels a series of vonage_audit_user_events_total.
+type UserKey struct{ EventType, Source, User string }
+
+// CountryKey labels a series of vonage_audit_country_events_total.
+type CountryKey struct{ EventType, Country string }
+
+// Snapshot is what an account exports: its counters and its report on its
+// own polls. Read lends it; it must not be changed or kept.
+type Snapshot struct {
+	Account string
+	// CountsUsers is false when the user label is "none": no user series,
+	// and no user overflow.
+	CountsUsers bool
+
+	Events    map[EventKey]float64
+	Users     map[UserKey]float64
+	Countries map[CountryKey]float64
+	LastEvent map[string]time.Time
+	// UserOverflow counts the distinct users counted as "__other__".
+	UserOverflow float64
+
+	Up          bool
+	LastSuccess time.Time
+	// Cursor is the window end of the last successful poll; zero before the first.
+	Cursor       time.Time
+	PollDuration time.Duration
+	PollRequests float64
+	Polls        float64
+	PollErrors   map[string]float64 // by reason
+	Overruns     float64
+	Ingested     float64
+	Duplicates   float64
+	Skipped      map[string]float64 // by reason
+}
+
+// Read calls fn with the poller's snapshot, holding off counting until fn
+// returns: a scrape reads the maps in place rather than copying them, so fn
+// must be quick and must not keep them.
+func (p *Poller) Read(fn func(*Snapshot)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fn(&p.s)
+}
+
+// Save copies the poller's counting state, for the state file. Counters and
+// seen ids are changed together under mu, so a copy taken even in the
+// middle of a poll is consistent: a restored poller skips the ids it
+// counted. The fingerprint is the caller's to set.
+func (p *Poller) Save() state.Account {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	st := state.Account{
+		Floor:      p.floor,
+		Cursor:     p.s.Cursor,
+		Seen:       maps.Clone(p.seen),
+		LastEvent:  maps.Clone(p.s.LastEvent),
+		Labels:     p.labels(),
+		Ingested:   p.s.Ingested,
+		Duplicates: p.s.Duplicates,
+		Events:     make([]state.EventSeries, 0, len(p.s.Events)),
+		Users:      make([]state.UserSeries, 0, len(p.s.Users)),
+		Countries:  make([]state.CountrySeries, 0, len(p.s.Countries)),
+	}
+	for k, v := range p.s.Events {
+		st.Events = append(st.Events, state.EventSeries{EventType: k.EventType, Source: k.Source, Value: v})
+	}
+	for k, v := range p.s.Users {
+		st.Users = append(st.Users, state.UserSeries{EventType: k.EventType, Source: k.Source, User: k.User, Value: v})
+	}
+	for k, v := range p.s.Countries {
+		st.Countries = append(st.Countries, state.CountrySeries{EventType: k.EventType, Country: k.Country, Value: v})
+	}
+	// Sorted, so that the file reads well and diffs cleanly.
+	slices.SortFunc(st.Events, func(x, y state.EventSeries) int {
+		return strings.Compare(x.EventType+"\x00"+x.Source, y.EventType+"\x00"+y.Source)
+	})
+	slices.SortFunc(st.Users, func(x, y state.UserSeries) int {
+		return strings.Compare(x.EventType+"\x00"+x.Source+"\x00"+x.User, y.EventType+"\x00"+y.Source+"\x00"+y.User)
+	})
+	slices.SortFunc(st.Countries, func(x, y state.CountrySeries) int {
+		return strings.Compare(x.EventType+"\x00"+x.Country, y.EventType+"\x00"+y.Country)
+	})
+	return st
+}
+
+// Restore replaces the poller's counting state with st. It is called before
+// the poller's first poll, or with its polls stopped. User and country
+// series labelled otherwise than the poller labels them are dropped.
+func (p *Poller) Restore(st state.Account) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.floor = st.Floor
+	p.s.Cursor = st.Cursor
+	p.seen = make(map[string]time.Time, len(st.Seen))
+	maps.Copy(p.seen, st.Seen)
+	maps.Copy(p.s.LastEvent, st.LastEvent)
+	for _, s := range st.Events {
+		p.s.Events[EventKey{s.EventType, s.Source}] = s.Value
+	}
+	if st.Labels == p.labels() {
+		for _, s := range st.Users {
+			p.s.Users[UserKey{s.EventType, s.Source, s.User}] = s.Value
+			p.admitUser(s.User)
+		}
+		for _, s := range st.Countries {
+			p.s.Countries[CountryKey{s.EventType, s.Country}] = s.Value
+		}
+	}
+	p.s.Ingested = st.Ingested
+	p.s.Duplicates = st.Duplicates
+}
+
+// Inherit gives a rebuilt poller everything of the poller it replaces, not
+// only what the state file keeps: a reload that changes a setting (a
+// rotated secret, an overlap) must reset no counter, nor up and the last
+// success time that alerts watch. Neither poller is polling.
+func (p *Poller) Inherit(old *Poller) {
+	p.Restore(old.Save())
+	old.mu.Lock()
+	defer old.mu.Unlock()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.typesKnown = old.typesKnown
+	p.lastPollStart = old.lastPollStart
+	p.s.Up, p.s.LastSuccess = old.s.Up, old.s.LastSuccess
+	p.s.PollDuration, p.s.PollRequests, p.s.Polls = old.s.PollDuration, old.s.PollRequests, old.s.Polls
+	p.s.Overruns, p.s.UserOverflow = old.s.Overruns, old.s.UserOverflow
+	p.overflowSeed, p.overflowSeen = old.overflowSeed, maps.Clone(old.overflowSeen)
+	maps.Copy(p.s.PollErrors, old.s.PollErrors)
+	maps.Copy(p.s.Skipped, old.s.Skipped)
+}
