@@ -147,7 +147,7 @@ func (wk *walk) complete(total int) error {
 func (wk *walk) second(ctx context.Context) error {
 	q := auditapi.Query{EventTypes: wk.rd.eventTypes, From: wk.w.From.Add(-time.Second), To: wk.w.To.Add(time.Second), Size: auditapi.MaxPageSize}
 	total, outside := -1, false
-	l, err := wk.rd.api.Pages(ctx, q, func(p *auditapi.Page) (bool, error) {
+	_, err := wk.forward(ctx, q, true, func(p *auditapi.Page) bool {
 		wk.rd.observe(p)
 		if total < 0 && p.HasTotalElements {
 			total = p.TotalElements
@@ -158,9 +158,8 @@ func (wk *walk) second(ctx context.Context) error {
 			}
 		}
 		wk.take(p)
-		return !outside, nil
+		return !outside
 	})
-	wk.listed(l)
 	switch {
 	case err != nil:
 		return err
@@ -185,16 +184,15 @@ func (wk *walk) day(ctx context.Context) error {
 		return wk.backward(ctx, q)
 	}
 	total := -1
-	l, err := wk.rd.api.Pages(ctx, q, func(p *auditapi.Page) (bool, error) {
+	stopped, err := wk.forward(ctx, q, wk.rd.r.Order == OrderUnknown, func(p *auditapi.Page) bool {
 		wk.rd.observe(p)
 		if total < 0 && p.HasTotalElements {
 			total = p.TotalElements
 		}
 		wk.take(p)
-		return !(wk.rd.r.Order == NewestFirst && reachesBefore(p.Events, wk.w.From, NewestFirst)), nil
+		return !(wk.rd.r.Order == NewestFirst && reachesBefore(p.Events, wk.w.From, NewestFirst))
 	})
-	wk.listed(l)
-	if err != nil || l.Stopped {
+	if err != nil || stopped {
 		return err
 	}
 	return wk.complete(total)
@@ -249,8 +247,7 @@ func mixed(events []auditapi.Event) bool {
 // end and the API says so with a 404.
 func (wk *walk) page(ctx context.Context, q auditapi.Query, n int) (*auditapi.Page, error) {
 	if wk.pages >= wk.rd.maxPages {
-		return nil, &InconsistencyError{Inconsistency{Kind: KindPageLimit,
-			Detail: fmt.Sprintf("the walk reached the limit of %d pages", wk.rd.maxPages)}}
+		return nil, wk.pageLimit()
 	}
 	wk.pages++
 	q.Page = n
@@ -264,6 +261,11 @@ func (wk *walk) page(ctx context.Context, q auditapi.Query, n int) (*auditapi.Pa
 		wk.inconsistent(KindPageNumber, "asked for page %d, the API answered page %d", n, p.Number)
 	}
 	return p, nil
+}
+
+func (wk *walk) pageLimit() error {
+	return &InconsistencyError{Inconsistency{Kind: KindPageLimit,
+		Detail: fmt.Sprintf("the walk reached the limit of %d pages", wk.rd.maxPages)}}
 }
 
 // more tells whether the API says there are pages after page n.

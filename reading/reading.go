@@ -101,6 +101,8 @@ type Reader struct {
 	now        func() time.Time
 	logger     log.Logger
 	maxPages   int
+	// concurrency is Options.MaxConcurrency, at least 1.
+	concurrency int
 
 	r Reading
 	// learnedAt is when Learn's first answer came, by the API's clock.
@@ -121,6 +123,10 @@ type Options struct {
 	Logger log.Logger
 	// MaxPages bounds the pages one walk reads; 0 means DefaultMaxPages.
 	MaxPages int
+	// MaxConcurrency is how many pages a walk that reads a window to its
+	// end fetches at once, once its first page has told how many there
+	// are (a backfill); 0 or 1: one at a time.
+	MaxConcurrency int
 }
 
 // DefaultMaxPages is the page limit of one walk: a million events at the
@@ -140,7 +146,8 @@ func New(api API, o Options) *Reader {
 	}
 	return &Reader{
 		api: api, eventTypes: o.EventTypes, now: o.Now, logger: o.Logger, maxPages: o.MaxPages,
-		r: Reading{Precision: PrecisionUnknown, Order: OrderUnknown, TimeAccepted: true, TotalEvents: -1},
+		concurrency: max(o.MaxConcurrency, 1),
+		r:           Reading{Precision: PrecisionUnknown, Order: OrderUnknown, TimeAccepted: true, TotalEvents: -1},
 	}
 }
 
