@@ -71,10 +71,6 @@ type Observer interface {
 	Retry(endpoint, reason string)
 	// RateLimited is called on each 429 and each 401 "Quota Exceeded".
 	RateLimited(endpoint string)
-	// Date is called for each answer, of any status, that has a readable
-	// Date header: api is that header (the API's clock, to the second),
-	// local the time the answer came.
-	Date(api, local time.Time)
 }
 
 type nopObserver struct{}
@@ -82,7 +78,6 @@ type nopObserver struct{}
 func (nopObserver) Request(string, string, time.Duration) {}
 func (nopObserver) Retry(string, string)                  {}
 func (nopObserver) RateLimited(string)                    {}
-func (nopObserver) Date(time.Time, time.Time)             {}
 
 // Client calls the Audit API. It is safe for concurrent use.
 type Client struct {
@@ -245,10 +240,7 @@ func (c *Client) attempt(ctx context.Context, endpoint, op, method, target strin
 		return fail(0, transportReason(err), "", err)
 	}
 	// date stays zero when the header is missing or unreadable.
-	date, err := http.ParseTime(resp.Header.Get("Date"))
-	if err == nil {
-		c.cfg.Observer.Date(date, received)
-	}
+	date, _ := http.ParseTime(resp.Header.Get("Date"))
 	ok := resp.StatusCode >= 200 && resp.StatusCode < 300
 	limit := int64(maxErrorBodyBytes)
 	if ok {

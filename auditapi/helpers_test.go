@@ -26,7 +26,6 @@ var testToken = base64.StdEncoding.EncodeToString([]byte(testKey + ":" + testSec
 type recorder struct {
 	mu    sync.Mutex
 	calls []string
-	dates [][2]time.Time // the API's time and the local one, from Date
 }
 
 func (r *recorder) add(s string) {
@@ -40,18 +39,6 @@ func (r *recorder) Request(endpoint, code string, _ time.Duration) {
 }
 func (r *recorder) Retry(endpoint, reason string) { r.add("retry " + endpoint + " " + reason) }
 func (r *recorder) RateLimited(endpoint string)   { r.add("rate_limited " + endpoint) }
-func (r *recorder) Date(api, local time.Time) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.dates = append(r.dates, [2]time.Time{api, local})
-}
-
-func (r *recorder) getDates() [][2]time.Time {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([][2]time.Time(nil), r.dates...)
-}
-
 func (r *recorder) get() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -144,10 +144,8 @@ func client(env Env, name string) (*auditapi.Client, string, error) {
 		return nil, "", usagef("the configuration has %d accounts (%s): pick one with --account", len(names), strings.Join(names, ", "))
 	}
 	acc := cfg.Accounts[i]
-	// One page at a time: output streams in the API's order, and paging
-	// stops as soon as --limit is reached.
 	cc := cfg.ClientConfig(acc)
-	cc.MaxConcurrency = 1
+	cc.Now = env.Now
 	cc.Logger = log.With(env.Logger, "account", acc.Name)
 	c, err := auditapi.New(cc)
 	if err != nil {

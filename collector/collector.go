@@ -39,6 +39,11 @@ var (
 	duplicatesDesc   = newDesc("duplicate_events_total", "Audit events read again and skipped because they were counted already.", "account")
 	skippedDesc      = newDesc("events_skipped_total", "Audit events not counted, by reason.", "account", "reason")
 
+	clockSkewDesc       = newDesc("api_clock_skew_seconds", "The Audit API's clock, read from its Date header, minus the exporter's.", "account")
+	inconsistenciesDesc = newDesc("api_inconsistencies_total", "Answers of the Audit API that did not add up, by kind.", "account", "kind")
+	readingDesc         = newDesc("api_reading_info", "How the Audit API reads date bounds and orders events, as learned from its answers.", "account", "date_precision", "order")
+	pageSizeDesc        = newDesc("api_page_size", "The largest page of events the Audit API served.", "account")
+
 	apiRequestsDesc    = newDesc("api_requests_total", "Requests sent to the Audit API, by endpoint and HTTP status code or error.", "account", "endpoint", "code")
 	apiDurationDesc    = newDesc("api_request_duration_seconds", "Duration of requests to the Audit API, by endpoint.", "account", "endpoint")
 	apiRetriesDesc     = newDesc("api_retries_total", "Requests to the Audit API retried, by the reason of the failed attempt.", "account", "reason")
@@ -133,6 +138,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 		eventsDesc, userEventsDesc, userOverflowDesc, countryEventsDesc, lastEventDesc,
 		upDesc, lastSuccessDesc, cursorDesc, pollDurationDesc, pollsDesc, pollRequestsDesc, pollErrorsDesc,
 		pollOverrunsDesc, ingestedDesc, duplicatesDesc, skippedDesc,
+		clockSkewDesc, inconsistenciesDesc, readingDesc, pageSizeDesc,
 		apiRequestsDesc, apiDurationDesc, apiRetriesDesc, apiRateLimitedDesc,
 		restoredDesc, restoreErrorsDesc, saveErrorsDesc, lastSaveDesc, reloadOKDesc, lastReloadDesc,
 	} {
@@ -185,7 +191,17 @@ func selfMetrics(s *poller.Snapshot) []prometheus.Metric {
 	for _, r := range sortedKeys(s.Skipped) {
 		out = append(out, prometheus.MustNewConstMetric(skippedDesc, prometheus.CounterValue, s.Skipped[r], name, r))
 	}
-	return out
+	r := s.Reading
+	if r.SkewKnown {
+		out = append(out, prometheus.MustNewConstMetric(clockSkewDesc, prometheus.GaugeValue, r.Skew.Seconds(), name))
+	}
+	for _, k := range sortedKeys(s.Inconsistencies) {
+		out = append(out, prometheus.MustNewConstMetric(inconsistenciesDesc, prometheus.CounterValue, s.Inconsistencies[k], name, k))
+	}
+	return append(out,
+		prometheus.MustNewConstMetric(readingDesc, prometheus.GaugeValue, 1, name, string(r.Precision), string(r.Order)),
+		prometheus.MustNewConstMetric(pageSizeDesc, prometheus.GaugeValue, float64(r.PageSize), name),
+	)
 }
 
 func collectStatus(s Status, ch chan<- prometheus.Metric) {

@@ -228,5 +228,6 @@ func (e *Exporter) newPoller(cfg *config.Config, acc config.Account) (*poller.Po
 		CountryBreakdown: cfg.CountryBreakdown,
 		Logger:           e.logger,
 		Requests:         obs.Requests,
+		MaxConcurrency:   cfg.MaxConcurrency,
 	}), obs, nil
 }

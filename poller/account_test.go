@@ -94,22 +94,45 @@ vonage_audit_events_skipped_total{account="test",reason="out_of_window"} 0
 # HELP vonage_audit_poll_errors_total Polls of the Audit API that failed, by reason.
 # TYPE vonage_audit_poll_errors_total counter
 vonage_audit_poll_errors_total{account="test",reason="auth"} 0
+vonage_audit_poll_errors_total{account="test",reason="bad_request"} 0
 vonage_audit_poll_errors_total{account="test",reason="decode"} 0
 vonage_audit_poll_errors_total{account="test",reason="network"} 0
+vonage_audit_poll_errors_total{account="test",reason="not_found"} 0
 vonage_audit_poll_errors_total{account="test",reason="other"} 0
+vonage_audit_poll_errors_total{account="test",reason="page_limit"} 0
 vonage_audit_poll_errors_total{account="test",reason="quota"} 0
 vonage_audit_poll_errors_total{account="test",reason="rate_limited"} 0
 vonage_audit_poll_errors_total{account="test",reason="server"} 0
+vonage_audit_poll_errors_total{account="test",reason="short_read"} 0
 vonage_audit_poll_errors_total{account="test",reason="timeout"} 0
 # HELP vonage_audit_api_requests_total Requests sent to the Audit API, by endpoint and HTTP status code or error.
 # TYPE vonage_audit_api_requests_total counter
-vonage_audit_api_requests_total{account="test",code="200",endpoint="list"} 1
+vonage_audit_api_requests_total{account="test",code="200",endpoint="list"} 3
 vonage_audit_api_requests_total{account="test",code="200",endpoint="options"} 1
+# HELP vonage_audit_api_clock_skew_seconds The Audit API's clock, read from its Date header, minus the exporter's.
+# TYPE vonage_audit_api_clock_skew_seconds gauge
+vonage_audit_api_clock_skew_seconds{account="test"} 0.5
+# HELP vonage_audit_api_inconsistencies_total Answers of the Audit API that did not add up, by kind.
+# TYPE vonage_audit_api_inconsistencies_total counter
+vonage_audit_api_inconsistencies_total{account="test",kind="future_cursor"} 0
+vonage_audit_api_inconsistencies_total{account="test",kind="order"} 0
+vonage_audit_api_inconsistencies_total{account="test",kind="out_of_window"} 0
+vonage_audit_api_inconsistencies_total{account="test",kind="page_limit"} 0
+vonage_audit_api_inconsistencies_total{account="test",kind="page_number"} 0
+vonage_audit_api_inconsistencies_total{account="test",kind="short_read"} 0
+# HELP vonage_audit_api_reading_info How the Audit API reads date bounds and orders events, as learned from its answers.
+# TYPE vonage_audit_api_reading_info gauge
+vonage_audit_api_reading_info{account="test",date_precision="second",order="newest_first"} 1
+# HELP vonage_audit_api_page_size The largest page of events the Audit API served.
+# TYPE vonage_audit_api_page_size gauge
+vonage_audit_api_page_size{account="test"} 4
 `
+	// Three list requests: reading.Learn's two, then the window.
 	if err := testutil.CollectAndCompare(f.Coll, strings.NewReader(expected),
 		"vonage_audit_events_total", "vonage_audit_user_events_total", "vonage_audit_country_events_total",
 		"vonage_audit_last_event_timestamp_seconds", "vonage_audit_up", "vonage_audit_poll_errors_total",
-		"vonage_audit_events_skipped_total", "vonage_audit_api_requests_total"); err != nil {
+		"vonage_audit_events_skipped_total", "vonage_audit_api_requests_total", "vonage_audit_api_clock_skew_seconds",
+		"vonage_audit_api_inconsistencies_total", "vonage_audit_api_reading_info", "vonage_audit_api_page_size"); err != nil {
 		t.Error(err)
 	}
 	if problems, err := testutil.CollectAndLint(f.Coll); err != nil || len(problems) > 0 {

@@ -11,15 +11,15 @@ import (
 
 // TestRequestsPerPoll holds the exporter to the floor of API calls: one
 // list request per poll when nothing is new, ceil(M/100) when the window
-// (new events plus those within the overlap) holds M events, and OPTIONS
-// once, on the first poll. Counts, not times: they are exact on any machine.
+// (new events plus those within the overlap) holds M events, and, on the
+// first poll only, OPTIONS and the two requests that learn what the API
+// does (reading.Learn). Counts, not times: they are exact on any machine.
 func TestRequestsPerPoll(t *testing.T) {
 	for _, concurrency := range []int{1, 4} {
 		t.Run(fmt.Sprintf("max_concurrency %d", concurrency), func(t *testing.T) {
 			const overlap = 2 * time.Minute
 			f := pollertest.New(t, pollertest.Options{
-				Poller:      poller.Options{Lookback: 6 * time.Hour, Overlap: overlap},
-				Concurrency: concurrency,
+				Poller: poller.Options{Lookback: 6 * time.Hour, Overlap: overlap, MaxConcurrency: concurrency},
 			})
 			// A backfill: 3,000 events within the lookback.
 			f.Sim.Generate(3000, f.Clock.Now().Add(-6*time.Hour), f.Clock.Now().Add(-10*time.Minute))
@@ -43,7 +43,7 @@ func TestRequestsPerPoll(t *testing.T) {
 				if st.newEvents > 0 {
 					f.Sim.Generate(st.newEvents, f.Clock.Now().Add(-50*time.Second), f.Clock.Now())
 				}
-				from, to := f.Poller.Window(f.Clock.Now())
+				from, to := f.Poller.Window()
 				inWindow := 0
 				for _, e := range f.Sim.Visible() {
 					if !e.CreatedAt.Before(from) && !e.CreatedAt.After(to) {
@@ -52,7 +52,7 @@ func TestRequestsPerPoll(t *testing.T) {
 				}
 				want := max(1, (inWindow+99)/100)
 				if i == 0 {
-					want++ // OPTIONS, once
+					want += 3 // OPTIONS and reading.Learn, once
 				}
 				before := f.Sim.Stats().Requests
 				f.MustPoll()

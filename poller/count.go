@@ -69,10 +69,9 @@ func (p *Poller) wants(eventType string) bool {
 	return false
 }
 
-// ingest counts the events of one page that were not counted before.
+// ingest counts the events of a window that were not counted before.
+// Callers hold mu.
 func (p *Poller) ingest(events []auditapi.Event, from, to time.Time) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	for i := range events {
 		e := &events[i]
 		if e.ID == "" || e.CreatedAt.IsZero() || e.EventType == "" || len(e.EventType) > maxLabelBytes {

@@ -17,9 +17,16 @@ const (
 
 var HashUser = hashUser
 
-func (p *Poller) Window(now time.Time) (from, to time.Time) { return p.window(now) }
+func (p *Poller) Window() (from, to time.Time) {
+	w := p.window()
+	return w.From, w.To
+}
 
-func (p *Poller) Ingest(events []auditapi.Event, from, to time.Time) { p.ingest(events, from, to) }
+func (p *Poller) Ingest(events []auditapi.Event, from, to time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.ingest(events, from, to)
+}
 
 // Held returns how many seen ids, admitted users and remembered
 // overflowing users the poller holds.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/cenkalti/backoff/v5"
 
 	"github.com/vonage-audit-exporter/vonage_audit_exporter/auditapi"
 	"github.com/vonage-audit-exporter/vonage_audit_exporter/collector"
@@ -58,6 +61,8 @@ func newFaultServer(t *testing.T, o faultOptions) *faultServer {
 	o.Sim.Order = simulator.OldestFirst
 	fs.Sim = simulator.New(o.Sim)
 	fs.Srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Answers made up here carry the API's clock too, not the host's.
+		w.Header().Set("Date", fs.Clock.Now().UTC().Format(http.TimeFormat))
 		if f := fs.fault.Load(); f != nil && (*f)(w, r) {
 			return
 		}
@@ -76,6 +81,8 @@ func newFaultServer(t *testing.T, o faultOptions) *faultServer {
 		MaxResponseBytes: o.maxBody,
 		HTTPClient:       fs.hc,
 		Observer:         obs,
+		Now:              fs.Clock.Now,
+		NewBackOff:       func() backoff.BackOff { return &backoff.ZeroBackOff{} },
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -160,7 +167,9 @@ func (fs *faultServer) pageAt(edit func(page int, body map[string]any)) faultFun
 		page := 1
 		fmt.Sscan(r.URL.Query().Get("page"), &page)
 		edit(page, body)
-		w.Header().Set("Content-Type", "application/hal+json")
+		// The simulator's headers, its Date (the API's clock) among them.
+		maps.Copy(w.Header(), rec.Header())
+		w.Header().Del("Content-Length")
 		_ = json.NewEncoder(w).Encode(body)
 		return true
 	}
@@ -174,7 +183,6 @@ func TestFaultsKeepLastGoodCounters(t *testing.T) {
 		t.Errorf("a request reached another host: %s %s (Authorization set: %v)", r.Method, r.URL, r.Header.Get("Authorization") != "")
 	}))
 	defer other.Close()
-	future := time.Now().Add(time.Hour).UTC().Format(http.TimeFormat)
 
 	tests := []struct {
 		name    string
@@ -200,8 +208,8 @@ func TestFaultsKeepLastGoodCounters(t *testing.T) {
 		{name: "429 Retry-After seconds past the deadline", reason: "rate_limited", retries: 3, noRetry: true, fault: func(*faultServer) faultFunc {
 			return status(http.StatusTooManyRequests, `{"status":429}`, "Retry-After", "3600")
 		}},
-		{name: "429 Retry-After HTTP-date past the deadline", reason: "rate_limited", retries: 3, noRetry: true, fault: func(*faultServer) faultFunc {
-			return status(http.StatusTooManyRequests, `{"status":429}`, "Retry-After", future)
+		{name: "429 Retry-After HTTP-date past the deadline", reason: "rate_limited", retries: 3, noRetry: true, fault: func(fs *faultServer) faultFunc {
+			return status(http.StatusTooManyRequests, `{"status":429}`, "Retry-After", fs.Clock.Now().Add(time.Hour).Format(http.TimeFormat))
 		}},
 		{name: "401 quota exceeded", reason: "quota", fault: func(*faultServer) faultFunc {
 			return status(http.StatusUnauthorized, `{"status":401,"error":"Unauthorized","message":"Quota Exceeded"}`)
@@ -294,16 +302,15 @@ func TestFaultsKeepLastGoodCounters(t *testing.T) {
 // Faults the client rides out within one poll: it retries, honouring
 // Retry-After in both forms, and counts every event once.
 func TestTransientFaultsAreRetried(t *testing.T) {
-	soon := func() string { return time.Now().Add(time.Second).UTC().Format(http.TimeFormat) }
 	tests := []struct {
 		name   string
-		header func() string
+		header func(now time.Time) string
 		faults simulator.Faults
 		reason string
 	}{
 		{name: "5xx burst", faults: simulator.Faults{Fail5xx: 2}, reason: "server"},
 		{name: "429 Retry-After seconds", faults: simulator.Faults{RateLimit: 1, RetryAfter: "1"}, reason: "rate_limited"},
-		{name: "429 Retry-After HTTP-date", header: soon, reason: "rate_limited"},
+		{name: "429 Retry-After HTTP-date", header: func(now time.Time) string { return now.Add(time.Second).Format(http.TimeFormat) }, reason: "rate_limited"},
 		{name: "401 quota exceeded", faults: simulator.Faults{Quota: 1}, reason: "quota"},
 		{name: "truncated body", faults: simulator.Faults{Truncate: 1}, reason: "decode"},
 	}
@@ -318,7 +325,7 @@ func TestTransientFaultsAreRetried(t *testing.T) {
 					if r.Method != http.MethodGet || !once.CompareAndSwap(false, true) {
 						return false
 					}
-					return status(http.StatusTooManyRequests, `{"status":429}`, "Retry-After", tc.header())(w, r)
+					return status(http.StatusTooManyRequests, `{"status":429}`, "Retry-After", tc.header(fs.Clock.Now()))(w, r)
 				})
 			}
 			if err := fs.poll(30 * time.Second); err != nil {

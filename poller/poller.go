@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"hash/maphash"
+	"slices"
 	"sync"
 	"time"
 
@@ -14,11 +15,12 @@ import (
 
 	"github.com/vonage-audit-exporter/vonage_audit_exporter/auditapi"
 	"github.com/vonage-audit-exporter/vonage_audit_exporter/config"
+	"github.com/vonage-audit-exporter/vonage_audit_exporter/reading"
 )
 
 // API is the part of the Audit API client that counting needs.
 type API interface {
-	Pages(ctx context.Context, q auditapi.Query, fn func(*auditapi.Page) error) error
+	reading.API
 	EventTypes(ctx context.Context) ([]auditapi.EventType, error)
 }
 
@@ -43,22 +45,33 @@ type Options struct {
 	// Requests returns how many requests API has sent so far, for the
 	// poll_requests gauge; nil leaves the gauge at 0.
 	Requests func() uint64
+	// MaxPages bounds the pages one poll reads; 0 means
+	// reading.DefaultMaxPages.
+	MaxPages int
+	// MaxConcurrency is how many pages a backfill fetches at once.
+	MaxConcurrency int
 }
 
 // Poller counts the audit events of one Vonage account, each exactly once.
 //
-// The cursor is the pinned end of the last successful poll's window. Each
-// poll reads [cursor-overlap-1s, now] and keeps the ids it has seen for as
-// long as a later poll can read them again, so an event is counted once
-// whatever the page order, page shifts, retries or failed polls.
+// Windows are in the API's time (reading.Reader keeps its clock). The
+// cursor is how far the last successful poll read: every event created up
+// to it has been counted. Each poll reads [cursor-overlap-1s, API now] and
+// keeps the ids it has seen for as long as a later poll can read them
+// again, so an event is counted once whatever the page order, page shifts,
+// retries or failed polls.
 type Poller struct {
 	opts Options
 
-	pollMu sync.Mutex // one poll at a time
+	pollMu sync.Mutex // one poll at a time; guards reader and pending
+	reader *reading.Reader
+	// pending holds the events a poll read, counted when it ends.
+	pending []auditapi.Event
 
 	mu sync.Mutex // guards everything below
 	s  Snapshot
-	// floor: events created before it are never counted (start minus lookback).
+	// floor: events created before it are never counted (the first poll's
+	// API time minus lookback); zero until then.
 	floor      time.Time
 	seen       map[string]time.Time
 	typesKnown bool
@@ -84,25 +97,33 @@ func New(opts Options) *Poller {
 		opts.MaxUsers = config.DefaultMaxUsers
 	}
 	p := &Poller{
-		opts:         opts,
-		floor:        opts.Now().UTC().Add(-opts.Lookback).Truncate(time.Second),
+		opts: opts,
+		reader: reading.New(opts.API, reading.Options{
+			EventTypes: opts.EventTypes, Now: opts.Now, MaxPages: opts.MaxPages, MaxConcurrency: opts.MaxConcurrency,
+			Logger: log.With(opts.Logger, "account", opts.Name),
+		}),
 		seen:         map[string]time.Time{},
 		userSet:      map[string]struct{}{},
 		overflowSeen: map[uint64]struct{}{},
 		overflowSeed: maphash.MakeSeed(),
 		s: Snapshot{
-			Account:     opts.Name,
-			CountsUsers: opts.UserLabel != config.UserLabelNone,
-			Events:      map[EventKey]float64{},
-			Users:       map[UserKey]float64{},
-			Countries:   map[CountryKey]float64{},
-			LastEvent:   map[string]time.Time{},
-			PollErrors:  map[string]float64{},
-			Skipped:     map[string]float64{SkipOutOfWindow: 0, SkipInvalid: 0},
+			Account:         opts.Name,
+			CountsUsers:     opts.UserLabel != config.UserLabelNone,
+			Events:          map[EventKey]float64{},
+			Users:           map[UserKey]float64{},
+			Countries:       map[CountryKey]float64{},
+			LastEvent:       map[string]time.Time{},
+			PollErrors:      map[string]float64{},
+			Skipped:         map[string]float64{SkipOutOfWindow: 0, SkipInvalid: 0},
+			Inconsistencies: map[string]float64{},
 		},
 	}
+	p.s.Reading = p.reader.Reading()
 	for _, r := range pollErrorReasons {
 		p.s.PollErrors[r] = 0
+	}
+	for _, k := range reading.Kinds {
+		p.s.Inconsistencies[k] = 0
 	}
 	for _, t := range opts.EventTypes {
 		p.zeroType(t)
@@ -126,15 +147,36 @@ func (p *Poller) Poll(ctx context.Context) error {
 	requestsBefore := p.requests()
 
 	p.loadEventTypes(ctx)
-	from, to := p.window(start)
-	err := p.read(ctx, from, to)
+	var w reading.Window
+	res, err := reading.Result{}, p.learn(ctx)
+	if err == nil {
+		w = p.window()
+		res, err = p.reader.Read(ctx, w, p.stage)
+	}
 
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	from, to := w.From.Format(time.RFC3339), w.To.Format(time.RFC3339)
+	p.s.Reading = p.reader.Reading()
+	for _, i := range res.Inconsistencies {
+		p.s.Inconsistencies[i.Kind]++
+	}
+	kind := reading.KindOf(err)
+	if kind != "" {
+		p.s.Inconsistencies[kind]++
+	}
+	if kind != reading.KindPageLimit {
+		p.ingest(p.pending, w.From, w.To)
+	}
+	// A poll that read a huge window leaves no huge buffer behind.
+	p.pending = p.pending[:0]
+	if cap(p.pending) > 4*auditapi.MaxPageSize {
+		p.pending = nil
+	}
 	if err != nil && ctx.Err() != nil {
 		// Shutdown or reload, not an API failure: what the poll counted
 		// stays counted, and the cursor stays where it was.
-		level.Info(p.opts.Logger).Log("msg", "Poll abandoned; the next poll reads the same window again", "account", p.opts.Name, "from", from.Format(time.RFC3339), "to", to.Format(time.RFC3339))
+		level.Info(p.opts.Logger).Log("msg", "Poll abandoned; the next poll reads the same window again", "account", p.opts.Name, "from", from, "to", to)
 		return fmt.Errorf("polling account %q: %w", p.opts.Name, err)
 	}
 	p.s.Polls++
@@ -143,45 +185,69 @@ func (p *Poller) Poll(ctx context.Context) error {
 	if err != nil {
 		p.s.Up = false
 		p.s.PollErrors[reasonLabel(err)]++
-		level.Error(p.opts.Logger).Log("msg", "Polling the Audit API failed; the next poll reads the same window again", "account", p.opts.Name, "from", from.Format(time.RFC3339), "to", to.Format(time.RFC3339), "err", err)
+		p.pruneBefore(w.From)
+		level.Error(p.opts.Logger).Log("msg", "Polling the Audit API failed; the next poll reads the same window again", "account", p.opts.Name, "from", from, "to", to, "err", err)
 		return fmt.Errorf("polling account %q: %w", p.opts.Name, err)
 	}
 	p.s.Up = true
-	p.s.Cursor = to
+	if res.ReadTo.After(p.s.Cursor) {
+		p.s.Cursor = res.ReadTo
+	}
 	p.s.LastSuccess = p.opts.Now()
 	p.prune()
-	level.Debug(p.opts.Logger).Log("msg", "Polled the Audit API", "account", p.opts.Name, "from", from.Format(time.RFC3339), "to", to.Format(time.RFC3339), "duration", p.s.PollDuration)
+	level.Debug(p.opts.Logger).Log("msg", "Polled the Audit API", "account", p.opts.Name, "from", from, "to", to, "read_to", res.ReadTo.Format(time.RFC3339), "duration", p.s.PollDuration)
 	return nil
 }
 
-// read is the poll's one exchange with the API: it reads the window
-// [from, to] page by page and ingests each page. On success the caller
-// moves the cursor to to.
-func (p *Poller) read(ctx context.Context, from, to time.Time) error {
-	q := auditapi.Query{EventTypes: p.opts.EventTypes, From: from, To: to, Size: auditapi.MaxPageSize}
-	return p.opts.API.Pages(ctx, q, func(page *auditapi.Page) error {
-		p.ingest(page.Events, from, to)
+// learn asks the API what it does, until it has told the date precision:
+// once, or at each poll while the account has no event to tell by.
+func (p *Poller) learn(ctx context.Context) error {
+	if p.reader.Learned() {
 		return nil
-	})
+	}
+	return p.reader.Learn(ctx)
 }
 
-// window returns the time range the next poll reads.
-func (p *Poller) window(now time.Time) (from, to time.Time) {
+// stage keeps an event the poll read, without its bytes, to count when the
+// poll ends: a poll that reaches the page limit counts nothing, so that an
+// API whose pages never end cannot pile up ids poll after poll.
+func (p *Poller) stage(e *auditapi.Event) {
+	kept := *e
+	kept.Raw, kept.Context = nil, nil
+	p.pending = append(p.pending, kept)
+}
+
+// window returns the time range the next poll reads, by the API's clock. A
+// cursor or floor ahead of that clock (saved by a host whose clock was
+// ahead, or read back from a state file written elsewhere) is not trusted:
+// the window starts again from the API's present minus the overlap.
+func (p *Poller) window() reading.Window {
+	to := p.reader.Now().UTC().Truncate(time.Second)
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	to = now.UTC().Truncate(time.Second)
-	from = p.floor
-	if !p.s.Cursor.IsZero() {
-		// One second more than the overlap: created_at has one-second
-		// resolution and the API may treat its bounds as exclusive.
-		if f := p.s.Cursor.Add(-p.opts.Overlap - time.Second); f.After(from) {
-			from = f
+	if p.floor.IsZero() {
+		p.floor = to.Add(-p.opts.Lookback)
+	}
+	trusted := to.Add(maxClockError)
+	if p.s.Cursor.After(trusted) || p.floor.After(trusted) {
+		p.s.Inconsistencies[reading.KindFutureCursor]++
+		level.Warn(p.opts.Logger).Log("msg", "The saved cursor is ahead of the Audit API's clock, so it is not trusted: reading again from the API's present minus the overlap; events between the real last read and then may be missed",
+			"account", p.opts.Name, "cursor", p.s.Cursor.Format(time.RFC3339), "floor", p.floor.Format(time.RFC3339), "api_now", to.Format(time.RFC3339))
+		p.s.Cursor = to
+		if again := to.Add(-p.opts.Overlap - time.Second); p.floor.After(again) {
+			p.floor = again
 		}
+	}
+	from := p.floor
+	// One second more than the overlap: created_at has one-second
+	// resolution.
+	if again := p.s.Cursor.Add(-p.opts.Overlap - time.Second); !p.s.Cursor.IsZero() && again.After(from) {
+		from = again
 	}
 	if from.After(to) {
 		from = to
 	}
-	return from, to
+	return reading.Window{From: from, To: to}
 }
 
 func (p *Poller) requests() uint64 {
@@ -224,24 +290,37 @@ func (p *Poller) prune() {
 	if from.After(p.floor) {
 		p.floor = from
 	}
+	p.pruneBefore(from)
+}
+
+// pruneBefore forgets the ids of events created before t: after a failed
+// poll, those before its window, which the next poll reads again. Callers
+// hold mu.
+func (p *Poller) pruneBefore(t time.Time) {
 	for id, created := range p.seen {
-		if created.Before(from) {
+		if created.Before(t) {
 			delete(p.seen, id)
 		}
 	}
 }
 
-// pollErrorReasons are the values of the poll_errors_total reason label.
-var pollErrorReasons = []string{"auth", "quota", "rate_limited", "server", "timeout", "network", "decode", "other"}
+// maxClockError is how far a cursor may lie ahead of the API's clock as
+// estimated from its Date header (cut to the second) and still be trusted.
+const maxClockError = 2 * time.Second
+
+// pollErrorReasons are the values of the poll_errors_total reason label:
+// the client's reasons, and a read that did not add up.
+var pollErrorReasons = append(slices.Clone(auditapi.Reasons), reading.KindShortRead)
 
 func reasonLabel(err error) string {
-	r := auditapi.Reason(err)
-	for _, known := range pollErrorReasons {
-		if r == known {
-			return r
-		}
+	if k := reading.KindOf(err); k != "" {
+		return k
 	}
-	return "other"
+	r := auditapi.Reason(err)
+	if slices.Contains(pollErrorReasons, r) {
+		return r
+	}
+	return auditapi.ReasonOther
 }
 
 // lastPollStarted is when the poll under way, or the last one, started.

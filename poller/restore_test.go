@@ -24,7 +24,7 @@ func TestLargerOverlapAfterRestoreDoesNotDoubleCount(t *testing.T) {
 	f.MustPoll()
 	f.Clock.Add(5 * time.Minute)
 
-	b := poller.New(poller.Options{Name: "test", API: f.Client(f.Coll.Observer("test"), pollertest.Secret, 0, 0), Lookback: time.Hour,
+	b := poller.New(poller.Options{Name: "test", API: f.Client(f.Coll.Observer("test"), pollertest.Secret, 0), Lookback: time.Hour,
 		Overlap: 30 * time.Minute, UserLabel: config.UserLabelEmail, Now: f.Clock.Now})
 	b.Restore(f.Poller.Save())
 	c := collector.New(nil)
@@ -35,9 +35,9 @@ func TestLargerOverlapAfterRestoreDoesNotDoubleCount(t *testing.T) {
 	pollertest.AssertCounts(t, pollertest.Gathered(t, c, "vonage_audit_events_total"), pollertest.Served(f.Sim.Visible(), start.Add(-time.Hour)))
 }
 
-// A poll cancelled after its first page keeps what it counted, leaves the
-// cursor where it was and is not a poll error; the next poll counts the
-// rest, once.
+// A poll cancelled after the first page of its window keeps what it
+// counted, leaves the cursor where it was and is not a poll error; the next
+// poll counts the rest, once.
 func TestCancelledPollKeepsCursor(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -46,7 +46,9 @@ func TestCancelledPollKeepsCursor(t *testing.T) {
 		Poller: poller.Options{Lookback: time.Hour},
 		Wrap: func(h http.Handler) http.Handler {
 			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/events") && lists.Add(1) == 2 {
+				// The list requests: reading.Learn's two, the window's page 1,
+				// and page 2, cancelled.
+				if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/events") && lists.Add(1) == 4 {
 					cancel()
 					<-r.Context().Done()
 					return

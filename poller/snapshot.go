@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vonage-audit-exporter/vonage_audit_exporter/reading"
 	"github.com/vonage-audit-exporter/vonage_audit_exporter/state"
 )
 
@@ -45,6 +46,11 @@ type Snapshot struct {
 	Ingested     float64
 	Duplicates   float64
 	Skipped      map[string]float64 // by reason
+	// Reading is what the account's API was seen to do.
+	Reading reading.Reading
+	// Inconsistencies counts the API's answers that did not add up, by
+	// kind (reading.Kinds).
+	Inconsistencies map[string]float64
 }
 
 // Read calls fn with the poller's snapshot, holding off counting until fn
@@ -142,4 +148,5 @@ func (p *Poller) Inherit(old *Poller) {
 	p.overflowSeed, p.overflowSeen = old.overflowSeed, maps.Clone(old.overflowSeen)
 	maps.Copy(p.s.PollErrors, old.s.PollErrors)
 	maps.Copy(p.s.Skipped, old.s.Skipped)
+	maps.Copy(p.s.Inconsistencies, old.s.Inconsistencies)
 }

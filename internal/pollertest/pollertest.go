@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vonage-audit-exporter/vonage_audit_exporter/auditapi"
@@ -70,8 +71,6 @@ type Options struct {
 	Wrap   func(http.Handler) http.Handler
 	// Retries is the client's MaxRetries.
 	Retries int
-	// Concurrency is the client's MaxConcurrency.
-	Concurrency int
 	// ClientSecret is the secret the client sends; default the right one.
 	ClientSecret string
 }
@@ -110,7 +109,7 @@ func New(t testing.TB, o Options) *Fixture {
 		if secret == "" {
 			secret = Secret
 		}
-		o.Poller.API = f.Client(obs, secret, o.Retries, o.Concurrency)
+		o.Poller.API = f.Client(obs, secret, o.Retries)
 		o.Poller.Requests = obs.Requests
 	}
 	f.Poller = poller.New(o.Poller)
@@ -118,17 +117,20 @@ func New(t testing.TB, o Options) *Fixture {
 	return f
 }
 
-// Client returns a client of the fixture's simulator.
-func (f *Fixture) Client(obs auditapi.Observer, secret string, retries, concurrency int) *auditapi.Client {
+// Client returns a client of the fixture's simulator, on the fixture's
+// clock, whose retries wait on nothing real.
+func (f *Fixture) Client(obs auditapi.Observer, secret string, retries int) *auditapi.Client {
 	f.T.Helper()
 	c, err := auditapi.New(auditapi.Config{
-		BaseURL:        f.Srv.URL,
-		APIKey:         Key,
-		APISecret:      secret,
-		Timeout:        30 * time.Second,
-		MaxRetries:     retries,
-		MaxConcurrency: concurrency,
-		Observer:       obs,
+		BaseURL:       f.Srv.URL,
+		APIKey:        Key,
+		APISecret:     secret,
+		Timeout:       30 * time.Second,
+		MaxRetries:    retries,
+		Observer:      obs,
+		Now:           f.Clock.Now,
+		NewBackOff:    func() backoff.BackOff { return &backoff.ZeroBackOff{} },
+		MaxRetryAfter: time.Millisecond,
 	})
 	if err != nil {
 		f.T.Fatalf("creating client: %v", err)
