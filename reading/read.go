@@ -59,8 +59,8 @@ type walk struct {
 	// id the API itself lists twice count as the API counts them.
 	ids      map[string]struct{}
 	elements int
-	pages int
-	found []Inconsistency
+	pages    int
+	found    []Inconsistency
 	// at is when the walk began by the API's clock, when no page of its
 	// own tells.
 	at time.Time
