@@ -170,6 +170,7 @@ func (fs *faultServer) pageAt(edit func(page int, body map[string]any)) faultFun
 // self-metrics, the counters keep their last good values, and once the API
 // behaves they equal the events served.
 func TestFaultsKeepLastGoodCounters(t *testing.T) {
+	t.Parallel()
 	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		t.Errorf("a request reached another host: %s %s (Authorization set: %v)", r.Method, r.URL, r.Header.Get("Authorization") != "")
 	}))
@@ -240,6 +241,7 @@ func TestFaultsKeepLastGoodCounters(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			fs := newFaultServer(t, faultOptions{Retries: tc.retries, maxBody: tc.maxBody})
 			fs.Sim.Generate(250, fs.start.Add(-30*time.Minute), fs.start)
 			if err := fs.poll(30 * time.Second); err != nil {
@@ -294,6 +296,7 @@ func TestFaultsKeepLastGoodCounters(t *testing.T) {
 // Faults the client rides out within one poll: it retries, honouring
 // Retry-After in both forms, and counts every event once.
 func TestTransientFaultsAreRetried(t *testing.T) {
+	t.Parallel()
 	soon := func() string { return time.Now().Add(time.Second).UTC().Format(http.TimeFormat) }
 	tests := []struct {
 		name   string
@@ -309,6 +312,7 @@ func TestTransientFaultsAreRetried(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			fs := newFaultServer(t, faultOptions{Retries: 3})
 			fs.Sim.Generate(250, fs.start.Add(-30*time.Minute), fs.start)
 			fs.Sim.SetFaults(tc.faults)
@@ -338,6 +342,7 @@ func TestTransientFaultsAreRetried(t *testing.T) {
 // Lying page metadata and links neither lose events nor send a request to
 // another host: page numbers are the client's own.
 func TestLyingPagesCountEveryEvent(t *testing.T) {
+	t.Parallel()
 	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		t.Errorf("a request followed a next link to another host (Authorization set: %v)", r.Header.Get("Authorization") != "")
 	}))
@@ -371,6 +376,7 @@ func TestLyingPagesCountEveryEvent(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			fs := newFaultServer(t, faultOptions{})
 			fs.Sim.Generate(350, fs.start.Add(-30*time.Minute), fs.start)
 			fs.set(fs.pageAt(tc.edit(fs)))
