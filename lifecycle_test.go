@@ -63,6 +63,7 @@ accounts:
 // Without the state file, the last process would count only the events
 // created after its own start.
 func TestBinarySIGKILLKeepsCountsExact(t *testing.T) {
+	t.Parallel()
 	sim := simulator.New(simulator.Options{APIKey: e2eKey, APISecret: e2eSecret, Seed: 11})
 	srv := httptest.NewServer(sim)
 	defer srv.Close()
@@ -107,6 +108,7 @@ func TestBinarySIGKILLKeepsCountsExact(t *testing.T) {
 // SIGTERM during a poll that never ends: the poll is abandoned, the state
 // is saved with the cursor of the last successful poll, and the exit is 0.
 func TestBinarySIGTERMSavesStateAndExitsZero(t *testing.T) {
+	t.Parallel()
 	sim := simulator.New(simulator.Options{APIKey: e2eKey, APISecret: e2eSecret, Seed: 12})
 	srv := httptest.NewServer(sim)
 	defer srv.Close()
@@ -177,6 +179,7 @@ func post(t *testing.T, url string) (int, string) {
 }
 
 func TestBinaryReload(t *testing.T) {
+	t.Parallel()
 	sim := simulator.New(simulator.Options{APIKey: e2eKey, APISecret: e2eSecret, Seed: 13})
 	srv := httptest.NewServer(sim)
 	defer srv.Close()
@@ -243,6 +246,7 @@ func TestBinaryReload(t *testing.T) {
 
 // In demo mode the demo account is in no file: a reload keeps it.
 func TestBinaryReloadInDemoModeKeepsTheDemoAccount(t *testing.T) {
+	t.Parallel()
 	p := startExporter(t, nil, "--demo", "--web.enable-lifecycle")
 	waitForScrape(t, p, "the demo account up", func(body string, _ map[string]*dto) bool {
 		return strings.Contains(body, `vonage_audit_up{account="demo"} 1`)

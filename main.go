@@ -9,7 +9,6 @@ import (
 	"syscall"
 
 	"github.com/alecthomas/kingpin/v2"
-	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
@@ -79,38 +78,4 @@ func main() {
 		level.Error(logger).Log("msg", "Exiting", "err", err)
 		os.Exit(1)
 	}
-}
-
-// loadConfig reads the config file, or the environment when there is none;
-// in demo mode it points the config at a simulator it starts.
-func loadConfig(ctx context.Context, path string, demo bool, logger log.Logger) (*config.Config, error) {
-	switch {
-	case path != "":
-		cfg, err := config.Load(path)
-		if err != nil {
-			return nil, err
-		}
-		if demo {
-			return cfg, startDemo(ctx, cfg, true, logger)
-		}
-		return cfg, nil
-	case demo:
-		cfg := config.Default()
-		return &cfg, startDemo(ctx, &cfg, false, logger)
-	}
-	return config.FromEnv(os.Getenv)
-}
-
-// runAPICommand runs a command of package cli and returns the exit code.
-func runAPICommand(ctx context.Context, cmds *cli.Commands, command, configFile string, demo bool, logger log.Logger) int {
-	cfg, err := loadConfig(ctx, configFile, demo, logger)
-	if err != nil {
-		err = cli.Usage(err)
-	} else {
-		err = cmds.Run(ctx, command, cli.Env{Config: cfg, Stdout: os.Stdout, Logger: logger})
-	}
-	if err != nil {
-		kingpin.CommandLine.Errorf("%s", err)
-	}
-	return cli.ExitCode(err)
 }

@@ -168,8 +168,10 @@ func writeConfig(t *testing.T, body string) string {
 // The built binary, in both modes, serves counters equal to the events the
 // simulated Audit API served, through faults and late events.
 func TestBinaryCountsMatchServedEvents(t *testing.T) {
+	t.Parallel()
 	for _, mode := range []string{"interval", "scrape"} {
 		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
 			sim := simulator.New(simulator.Options{APIKey: e2eKey, APISecret: e2eSecret, Seed: 7, Order: simulator.OldestFirst})
 			srv := httptest.NewServer(sim)
 			defer srv.Close()

@@ -1,10 +1,33 @@
 package main
 
 import (
+	"context"
 	"os"
+
+	"github.com/go-kit/log"
 
 	"github.com/vonage-audit-exporter/vonage_audit_exporter/config"
 )
+
+// loadConfig reads the config file, or the environment when there is none;
+// in demo mode it points the config at a simulator it starts.
+func loadConfig(ctx context.Context, path string, demo bool, logger log.Logger) (*config.Config, error) {
+	switch {
+	case path != "":
+		cfg, err := config.Load(path)
+		if err != nil {
+			return nil, err
+		}
+		if demo {
+			return cfg, startDemo(ctx, cfg, true, logger)
+		}
+		return cfg, nil
+	case demo:
+		cfg := config.Default()
+		return &cfg, startDemo(ctx, &cfg, false, logger)
+	}
+	return config.FromEnv(os.Getenv)
+}
 
 // reloadConfig reads the configuration again, as at start. In demo mode the
 // demo account, which no file holds, is kept: with a config file, its global

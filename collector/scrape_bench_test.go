@@ -1,9 +1,7 @@
-package collector
+package collector_test
 
 import (
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
@@ -11,21 +9,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/vonage-audit-exporter/vonage_audit_exporter/collector"
 	"github.com/vonage-audit-exporter/vonage_audit_exporter/config"
+	"github.com/vonage-audit-exporter/vonage_audit_exporter/internal/pollertest"
 	"github.com/vonage-audit-exporter/vonage_audit_exporter/poller"
 )
-
-// discard is a ResponseWriter that keeps nothing, so that a scrape's cost is
-// the exporter's, not a growing buffer's.
-type discard struct{ h http.Header }
-
-func (d *discard) Header() http.Header         { return d.h }
-func (d *discard) Write(b []byte) (int, error) { return len(b), nil }
-func (d *discard) WriteHeader(int)             {}
-
-func scrape(b *testing.B, h http.Handler) {
-	h.ServeHTTP(&discard{h: http.Header{}}, httptest.NewRequest(http.MethodGet, "/metrics", nil))
-}
 
 // benchSource is an account whose counters the benchmark changes, as a
 // poll would, under the lock that Read takes.
@@ -120,8 +108,8 @@ func BenchmarkScrape(b *testing.B) {
 	const changed = 100
 	for _, n := range []int{10000, 100000} {
 		a := scrapeAccount(n)
-		c := New(nil)
-		c.SetAccounts([]Account{{Poller: a}})
+		c := collector.New(nil)
+		c.SetAccounts([]collector.Account{{Poller: a}})
 		baseReg, baseUsers := baselineOf(b, c)
 		var keys []poller.UserKey
 		for k := range a.s.Users {
@@ -133,13 +121,13 @@ func BenchmarkScrape(b *testing.B) {
 
 		b.Run(fmt.Sprintf("series=%d/baseline=countervec", n), func(b *testing.B) {
 			h := promhttp.HandlerFor(baseReg, promhttp.HandlerOpts{})
-			scrape(b, h)
+			pollertest.Scrape(h)
 			b.ReportAllocs()
 			for i := 0; b.Loop(); i++ {
 				for j := 0; j < changed; j++ {
 					baseUsers[(i*changed+j)%len(baseUsers)].Inc()
 				}
-				scrape(b, h)
+				pollertest.Scrape(h)
 			}
 		})
 		b.Run(fmt.Sprintf("series=%d/collector", n), func(b *testing.B) {
@@ -148,7 +136,7 @@ func BenchmarkScrape(b *testing.B) {
 			h := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 			// The first scrape builds every series; the loop measures the
 			// steady state.
-			scrape(b, h)
+			pollertest.Scrape(h)
 			b.ReportAllocs()
 			for b.Loop() {
 				a.mu.Lock()
@@ -156,7 +144,7 @@ func BenchmarkScrape(b *testing.B) {
 					a.s.Users[k]++
 				}
 				a.mu.Unlock()
-				scrape(b, h)
+				pollertest.Scrape(h)
 			}
 		})
 	}

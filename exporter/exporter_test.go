@@ -81,6 +81,7 @@ func TestScrapeModeSharesOnePollAndKeepsTheFloor(t *testing.T) {
 }
 
 func TestScrapeModeOverrunServesLastCounters(t *testing.T) {
+	t.Parallel()
 	f := pollertest.New(t, pollertest.Options{Poller: poller.Options{Lookback: time.Hour}})
 	f.Sim.Generate(5, f.Clock.Now().Add(-time.Minute), f.Clock.Now())
 	f.Sim.SetFaults(simulator.Faults{Latency: 2 * time.Second})

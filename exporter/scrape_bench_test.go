@@ -20,18 +20,6 @@ import (
 	"github.com/vonage-audit-exporter/vonage_audit_exporter/state"
 )
 
-// discard is a ResponseWriter that keeps nothing, so that a scrape's cost is
-// the exporter's, not a growing buffer's.
-type discard struct{ h http.Header }
-
-func (d *discard) Header() http.Header         { return d.h }
-func (d *discard) Write(b []byte) (int, error) { return len(b), nil }
-func (d *discard) WriteHeader(int)             {}
-
-func scrape(b *testing.B, h http.Handler) {
-	h.ServeHTTP(&discard{h: http.Header{}}, httptest.NewRequest(http.MethodGet, "/metrics", nil))
-}
-
 // scrapeAccount returns a poller of api with n user series (and the event
 // and country series they imply), as if restored from a state file.
 func scrapeAccount(api poller.API, now func() time.Time, n int) *poller.Poller {
@@ -86,7 +74,7 @@ func BenchmarkScrapeDuringSlowPoll(b *testing.B) {
 		_, h := newExporter(b)
 		b.ReportAllocs()
 		for b.Loop() {
-			scrape(b, h)
+			pollertest.Scrape(h)
 		}
 	})
 	b.Run("poll_waiting_30s", func(b *testing.B) {
@@ -104,7 +92,7 @@ func BenchmarkScrapeDuringSlowPoll(b *testing.B) {
 		}
 		b.ReportAllocs()
 		for b.Loop() {
-			scrape(b, h)
+			pollertest.Scrape(h)
 		}
 		if p := pollertest.Gathered(b, exp.Collector(), "vonage_audit_polls_total")[""]; p != 0 {
 			b.Fatalf("the poll finished during the benchmark (%v polls): it did not overlap the scrapes", p)

@@ -265,6 +265,7 @@ func TestApplyKeepsDiffsAndRestarts(t *testing.T) {
 // accounts and switch modes; run with -race. Account a never restarts, so
 // in the end it has counted every event exactly once.
 func TestConcurrentScrapesPollsAndReloads(t *testing.T) {
+	t.Parallel()
 	f := realTimeFixture(t)
 	start := time.Now()
 	f.Sim.Generate(100, start.Add(-10*time.Minute), start)
@@ -282,7 +283,7 @@ func TestConcurrentScrapesPollsAndReloads(t *testing.T) {
 	simDone := make(chan struct{})
 	go func() {
 		defer close(simDone)
-		f.Sim.Run(ctx, 200)
+		f.Sim.Run(ctx, 20)
 	}()
 
 	done := make(chan struct{})

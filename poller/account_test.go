@@ -237,6 +237,7 @@ func TestEventsArrivingWhilePaging(t *testing.T) {
 // A poll that fails halfway counts what it read; the next poll reads the
 // same window again and counts nothing twice.
 func TestFailedPollLosesAndDoublesNothing(t *testing.T) {
+	t.Parallel()
 	var failPage3 atomic.Bool
 	failPage3.Store(true)
 	f := pollertest.New(t, pollertest.Options{
@@ -278,6 +279,7 @@ func TestFailedPollLosesAndDoublesNothing(t *testing.T) {
 }
 
 func TestRetriedFailuresCountExactlyOnce(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name   string
 		faults simulator.Faults
@@ -288,6 +290,7 @@ func TestRetriedFailuresCountExactlyOnce(t *testing.T) {
 		{"truncated body", simulator.Faults{Truncate: 2}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			f := pollertest.New(t, pollertest.Options{Poller: poller.Options{Overlap: time.Minute, Lookback: time.Hour}, Retries: 3})
 			start := f.Clock.Now()
 			f.Sim.Generate(250, start.Add(-30*time.Minute), start)
@@ -302,6 +305,7 @@ func TestRetriedFailuresCountExactlyOnce(t *testing.T) {
 }
 
 func TestRejectedCredentialsAndQuotaAreReportedApart(t *testing.T) {
+	t.Parallel()
 	bad := pollertest.New(t, pollertest.Options{ClientSecret: "wrong-secret"})
 	if err := bad.Poll(); err == nil {
 		t.Fatal("poll with a wrong secret succeeded")

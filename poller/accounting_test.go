@@ -15,8 +15,10 @@ import (
 // first poll only, OPTIONS and the two requests that learn what the API
 // does (reading.Learn). Counts, not times: they are exact on any machine.
 func TestRequestsPerPoll(t *testing.T) {
+	t.Parallel()
 	for _, concurrency := range []int{1, 4} {
 		t.Run(fmt.Sprintf("max_concurrency %d", concurrency), func(t *testing.T) {
+			t.Parallel()
 			const overlap = 2 * time.Minute
 			f := pollertest.New(t, pollertest.Options{
 				Poller: poller.Options{Lookback: 6 * time.Hour, Overlap: overlap, MaxConcurrency: concurrency},

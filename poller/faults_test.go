@@ -179,6 +179,7 @@ func (fs *faultServer) pageAt(edit func(page int, body map[string]any)) faultFun
 // self-metrics, the counters keep their last good values, and once the API
 // behaves they equal the events served.
 func TestFaultsKeepLastGoodCounters(t *testing.T) {
+	t.Parallel()
 	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		t.Errorf("a request reached another host: %s %s (Authorization set: %v)", r.Method, r.URL, r.Header.Get("Authorization") != "")
 	}))
@@ -248,6 +249,7 @@ func TestFaultsKeepLastGoodCounters(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			fs := newFaultServer(t, faultOptions{Retries: tc.retries, maxBody: tc.maxBody})
 			fs.Sim.Generate(250, fs.start.Add(-30*time.Minute), fs.start)
 			if err := fs.poll(30 * time.Second); err != nil {
@@ -302,6 +304,7 @@ func TestFaultsKeepLastGoodCounters(t *testing.T) {
 // Faults the client rides out within one poll: it retries, honouring
 // Retry-After in both forms, and counts every event once.
 func TestTransientFaultsAreRetried(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		header func(now time.Time) string
@@ -316,6 +319,7 @@ func TestTransientFaultsAreRetried(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			fs := newFaultServer(t, faultOptions{Retries: 3})
 			fs.Sim.Generate(250, fs.start.Add(-30*time.Minute), fs.start)
 			fs.Sim.SetFaults(tc.faults)
@@ -345,6 +349,7 @@ func TestTransientFaultsAreRetried(t *testing.T) {
 // Lying page metadata and links neither lose events nor send a request to
 // another host: page numbers are the client's own.
 func TestLyingPagesCountEveryEvent(t *testing.T) {
+	t.Parallel()
 	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		t.Errorf("a request followed a next link to another host (Authorization set: %v)", r.Header.Get("Authorization") != "")
 	}))
@@ -378,6 +383,7 @@ func TestLyingPagesCountEveryEvent(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			fs := newFaultServer(t, faultOptions{})
 			fs.Sim.Generate(350, fs.start.Add(-30*time.Minute), fs.start)
 			fs.set(fs.pageAt(tc.edit(fs)))
