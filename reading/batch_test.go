@@ -71,23 +71,23 @@ func oneAtATime(t *testing.T, visit func(*auditapi.Event)) func(*auditapi.Event)
 }
 
 // backfill reads, at concurrency 4, a window of the last 30 hours holding
-// 3000 events, while an event is added before every request; it returns
-// the ids of the window's events at the start, those read, and the
-// precision the read ended with.
-func backfill(t *testing.T, opts simulator.Options, gate func(*gatedAPI)) (want, got map[string]bool, api *gatedAPI, p Precision) {
+// 2000 events, while an event is added before every request; setup, if not
+// nil, runs between Learn and Read. It returns the ids of the window's
+// events at the start, those read, and the precision the read ended with.
+func backfill(t *testing.T, opts simulator.Options, setup func(*gatedAPI, *Reader)) (want, got map[string]bool, api *gatedAPI, p Precision) {
 	t.Helper()
 	clk := &clock{now: time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)}
 	ta := newTestAPI(t, opts, clk)
-	ta.sim.Generate(3000, clk.Now().Add(-30*time.Hour), clk.Now())
+	ta.sim.Generate(2000, clk.Now().Add(-30*time.Hour), clk.Now())
 	api = &gatedAPI{API: ta.client, asked: map[int]int{}, served: make(chan struct{})}
-	if gate != nil {
-		gate(api)
-	}
 	rd := New(api, Options{Now: clk.Now, MaxConcurrency: 4})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := rd.Learn(ctx); err != nil {
 		t.Fatalf("learn: %v", err)
+	}
+	if setup != nil {
+		setup(api, rd)
 	}
 	w := Window{From: ta.sim.Now().Add(-31 * time.Hour).UTC().Truncate(time.Second), To: rd.Now().UTC().Truncate(time.Second)}
 	want, got = map[string]bool{}, map[string]bool{}
@@ -158,10 +158,26 @@ func TestBackfillExactUnderEachReading(t *testing.T) {
 // then reaches less far than page 3 begins. The walk must read the pages
 // after page 1 again, one by one.
 func TestBackfillRereadsShiftedPages(t *testing.T) {
-	want, got, api, _ := backfill(t, simulator.Options{}, func(g *gatedAPI) { g.hold, g.until = 2, 3 })
+	want, got, api, _ := backfill(t, simulator.Options{}, func(g *gatedAPI, _ *Reader) { g.hold, g.until = 2, 3 })
 	sameSet(t, want, got)
 	if n := api.times(2); n != 2 {
 		t.Errorf("page 2 was read %d times, want 2: once in the batch, once again after it", n)
+	}
+}
+
+// TestBackfillWholeDaysInAnyOrder reads whole days in an order not known
+// when the walk begins (a page contradicted the one learned): the walk
+// reads every page, at once after page 1.
+func TestBackfillWholeDaysInAnyOrder(t *testing.T) {
+	for _, order := range []simulator.Order{simulator.NewestFirst, simulator.OldestFirst} {
+		t.Run(order.String(), func(t *testing.T) {
+			opts := simulator.Options{Order: order, DatePrecision: simulator.DayPrecision}
+			want, got, api, _ := backfill(t, opts, func(_ *gatedAPI, rd *Reader) { rd.r.Order = OrderUnknown })
+			sameSet(t, want, got)
+			if n := api.times(2); n != 2 {
+				t.Errorf("page 2 was read %d times, want 2: once at once with others, once again after them", n)
+			}
+		})
 	}
 }
 
