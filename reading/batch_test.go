@@ -181,6 +181,55 @@ func TestBackfillWholeDaysInAnyOrder(t *testing.T) {
 	}
 }
 
+// renumbered answers page 3 numbered 4.
+type renumbered struct{ API }
+
+func (r renumbered) ListPage(ctx context.Context, q auditapi.Query) (*auditapi.Page, error) {
+	p, err := r.API.ListPage(ctx, q)
+	if err == nil && q.Page == 3 {
+		p.Number = 4
+	}
+	return p, err
+}
+
+// TestBackfillLimitsAndNumbers checks that pages fetched at once count for
+// the page limit, and that one numbered other than asked is told.
+func TestBackfillLimitsAndNumbers(t *testing.T) {
+	tests := []struct {
+		name     string
+		maxPages int
+		wantKind string // of the error, or of the one inconsistency
+		wantSent int    // list requests of the read, at most
+	}{
+		{"page limit", 5, KindPageLimit, 5},
+		{"page numbered otherwise", 0, KindPageNumber, 20},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := &clock{now: time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)}
+			ta := newTestAPI(t, simulator.Options{}, clk)
+			ta.sim.Generate(2000, clk.Now().Add(-30*time.Hour), clk.Now())
+			rd := New(renumbered{ta.client}, Options{Now: clk.Now, MaxConcurrency: 4, MaxPages: tt.maxPages})
+			if err := rd.Learn(context.Background()); err != nil {
+				t.Fatalf("learn: %v", err)
+			}
+			before := ta.sim.Stats().ByRoute["list"]
+			w := Window{From: clk.Now().Add(-31 * time.Hour), To: clk.Now()}
+			res, err := rd.Read(context.Background(), w, func(*auditapi.Event) {})
+			kind := KindOf(err)
+			if err == nil && len(res.Inconsistencies) == 1 {
+				kind = res.Inconsistencies[0].Kind
+			}
+			if kind != tt.wantKind {
+				t.Errorf("got error %v and inconsistencies %+v, want one of kind %s", err, res.Inconsistencies, tt.wantKind)
+			}
+			if n := ta.sim.Stats().ByRoute["list"] - before; n > tt.wantSent {
+				t.Errorf("the read sent %d requests, want at most %d", n, tt.wantSent)
+			}
+		})
+	}
+}
+
 // pageServer answers GET /events from events rendered once, newest first,
 // honouring date_from and date_to to the second, after a fixed latency: the
 // API as a backfill sees it, at no CPU cost of its own. (The simulator
