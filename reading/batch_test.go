@@ -71,23 +71,23 @@ func oneAtATime(t *testing.T, visit func(*auditapi.Event)) func(*auditapi.Event)
 }
 
 // backfill reads, at concurrency 4, a window of the last 30 hours holding
-// 3000 events, while an event is added before every request; it returns
-// the ids of the window's events at the start, those read, and the
-// precision the read ended with.
-func backfill(t *testing.T, opts simulator.Options, gate func(*gatedAPI)) (want, got map[string]bool, api *gatedAPI, p Precision) {
+// 2000 events, while an event is added before every request; setup, if not
+// nil, runs between Learn and Read. It returns the ids of the window's
+// events at the start, those read, and the precision the read ended with.
+func backfill(t *testing.T, opts simulator.Options, setup func(*gatedAPI, *Reader)) (want, got map[string]bool, api *gatedAPI, p Precision) {
 	t.Helper()
 	clk := &clock{now: time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)}
 	ta := newTestAPI(t, opts, clk)
-	ta.sim.Generate(3000, clk.Now().Add(-30*time.Hour), clk.Now())
+	ta.sim.Generate(2000, clk.Now().Add(-30*time.Hour), clk.Now())
 	api = &gatedAPI{API: ta.client, asked: map[int]int{}, served: make(chan struct{})}
-	if gate != nil {
-		gate(api)
-	}
 	rd := New(api, Options{Now: clk.Now, MaxConcurrency: 4})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := rd.Learn(ctx); err != nil {
 		t.Fatalf("learn: %v", err)
+	}
+	if setup != nil {
+		setup(api, rd)
 	}
 	w := Window{From: ta.sim.Now().Add(-31 * time.Hour).UTC().Truncate(time.Second), To: rd.Now().UTC().Truncate(time.Second)}
 	want, got = map[string]bool{}, map[string]bool{}
@@ -158,10 +158,75 @@ func TestBackfillExactUnderEachReading(t *testing.T) {
 // then reaches less far than page 3 begins. The walk must read the pages
 // after page 1 again, one by one.
 func TestBackfillRereadsShiftedPages(t *testing.T) {
-	want, got, api, _ := backfill(t, simulator.Options{}, func(g *gatedAPI) { g.hold, g.until = 2, 3 })
+	want, got, api, _ := backfill(t, simulator.Options{}, func(g *gatedAPI, _ *Reader) { g.hold, g.until = 2, 3 })
 	sameSet(t, want, got)
 	if n := api.times(2); n != 2 {
 		t.Errorf("page 2 was read %d times, want 2: once in the batch, once again after it", n)
+	}
+}
+
+// TestBackfillWholeDaysInAnyOrder reads whole days in an order not known
+// when the walk begins (a page contradicted the one learned): the walk
+// reads every page, at once after page 1.
+func TestBackfillWholeDaysInAnyOrder(t *testing.T) {
+	for _, order := range []simulator.Order{simulator.NewestFirst, simulator.OldestFirst} {
+		t.Run(order.String(), func(t *testing.T) {
+			opts := simulator.Options{Order: order, DatePrecision: simulator.DayPrecision}
+			want, got, api, _ := backfill(t, opts, func(_ *gatedAPI, rd *Reader) { rd.r.Order = OrderUnknown })
+			sameSet(t, want, got)
+			if n := api.times(2); n != 2 {
+				t.Errorf("page 2 was read %d times, want 2: once at once with others, once again after them", n)
+			}
+		})
+	}
+}
+
+// renumbered answers page 3 numbered 4.
+type renumbered struct{ API }
+
+func (r renumbered) ListPage(ctx context.Context, q auditapi.Query) (*auditapi.Page, error) {
+	p, err := r.API.ListPage(ctx, q)
+	if err == nil && q.Page == 3 {
+		p.Number = 4
+	}
+	return p, err
+}
+
+// TestBackfillLimitsAndNumbers checks that pages fetched at once count for
+// the page limit, and that one numbered other than asked is told.
+func TestBackfillLimitsAndNumbers(t *testing.T) {
+	tests := []struct {
+		name     string
+		maxPages int
+		wantKind string // of the error, or of the one inconsistency
+		wantSent int    // list requests of the read, at most
+	}{
+		{"page limit", 5, KindPageLimit, 5},
+		{"page numbered otherwise", 0, KindPageNumber, 20},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := &clock{now: time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)}
+			ta := newTestAPI(t, simulator.Options{}, clk)
+			ta.sim.Generate(2000, clk.Now().Add(-30*time.Hour), clk.Now())
+			rd := New(renumbered{ta.client}, Options{Now: clk.Now, MaxConcurrency: 4, MaxPages: tt.maxPages})
+			if err := rd.Learn(context.Background()); err != nil {
+				t.Fatalf("learn: %v", err)
+			}
+			before := ta.sim.Stats().ByRoute["list"]
+			w := Window{From: clk.Now().Add(-31 * time.Hour), To: clk.Now()}
+			res, err := rd.Read(context.Background(), w, func(*auditapi.Event) {})
+			kind := KindOf(err)
+			if err == nil && len(res.Inconsistencies) == 1 {
+				kind = res.Inconsistencies[0].Kind
+			}
+			if kind != tt.wantKind {
+				t.Errorf("got error %v and inconsistencies %+v, want one of kind %s", err, res.Inconsistencies, tt.wantKind)
+			}
+			if n := ta.sim.Stats().ByRoute["list"] - before; n > tt.wantSent {
+				t.Errorf("the read sent %d requests, want at most %d", n, tt.wantSent)
+			}
+		})
 	}
 }
 

@@ -31,7 +31,8 @@ type Result struct {
 // found the API to read dates (Learn must have run once before): pages shift while
 // they are read, so an event may come twice, and events outside w may come
 // too (whole days are read when the API reads dates so). The caller keeps
-// the window's events and dedupes them by id.
+// the window's events and dedupes them by id. visit runs one call at a
+// time, also while pages are fetched at once (Options.MaxConcurrency).
 //
 // On error, what was handed over stays handed over: the caller keeps its
 // counts and reads the window again.

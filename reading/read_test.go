@@ -81,11 +81,7 @@ func newTestAPI(t *testing.T, o simulator.Options, clk *clock) *testAPI {
 	o.APIKey, o.APISecret, o.Seed, o.Now = "key", "secret", 7, clk.Now
 	api := &testAPI{sim: simulator.New(o), rng: rand.New(rand.NewPCG(1, 2))}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if api.shifting() && r.Method == http.MethodGet && r.URL.Path == "/events" {
-			e := simulator.Event{EventType: "USER_LOGIN", Source: "CD", CreatedAt: api.sim.Now().Add(-time.Duration(api.rng.IntN(26)) * time.Second)}
-			if api.rng.IntN(3) == 0 {
-				e.EventType, e.CreatedAt = tooLate, api.sim.Now().Add(-time.Minute)
-			}
+		if e, ok := api.shiftEvent(r); ok {
 			api.sim.Add(e)
 		}
 		api.sim.ServeHTTP(w, r)
@@ -102,10 +98,19 @@ func newTestAPI(t *testing.T, o simulator.Options, clk *clock) *testAPI {
 	return api
 }
 
-func (a *testAPI) shifting() bool {
+// shiftEvent returns the event to add before answering r, if any. It
+// locks, since a walk may send requests at once.
+func (a *testAPI) shiftEvent(r *http.Request) (simulator.Event, bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return a.shift
+	if !a.shift || r.Method != http.MethodGet || r.URL.Path != "/events" {
+		return simulator.Event{}, false
+	}
+	e := simulator.Event{EventType: "USER_LOGIN", Source: "CD", CreatedAt: a.sim.Now().Add(-time.Duration(a.rng.IntN(26)) * time.Second)}
+	if a.rng.IntN(3) == 0 {
+		e.EventType, e.CreatedAt = tooLate, a.sim.Now().Add(-time.Minute)
+	}
+	return e, true
 }
 
 func (a *testAPI) setShift(on bool) {
