@@ -14,17 +14,12 @@ import (
 
 // forward reads q from page 1 on, handing each page to fn, until the API's
 // answers agree that there is no more or fn returns false; it tells whether
-// fn stopped it. A walk that reads a pinned window to its end (toEnd) with
-// Options.MaxConcurrency above 1 is a pager's; any other is
-// auditapi.Pages'.
+// fn stopped it. Only a walk that reads a pinned window to its end (toEnd)
+// fetches pages at once, with Options.MaxConcurrency above 1: fn never
+// stops it.
 func (wk *walk) forward(ctx context.Context, q auditapi.Query, toEnd bool, fn func(*auditapi.Page) bool) (stopped bool, err error) {
-	if !toEnd || wk.rd.concurrency < 2 {
-		l, err := wk.rd.api.Pages(ctx, q, func(p *auditapi.Page) (bool, error) { return fn(p), nil })
-		wk.listed(l)
-		return l.Stopped, err
-	}
 	pg := &pager{wk: wk, q: q, fn: fn}
-	err = pg.run(ctx)
+	err = pg.run(ctx, toEnd && wk.rd.concurrency > 1)
 	wk.listed(pg.l)
 	return pg.stopped, err
 }
@@ -52,13 +47,16 @@ type pager struct {
 	stopped bool
 }
 
-func (pg *pager) run(ctx context.Context) error {
+func (pg *pager) run(ctx context.Context, atOnce bool) error {
 	first, err := pg.fetch(ctx, 1)
 	if err != nil {
 		return err
 	}
 	pg.take(first, 1)
-	end := pg.batchEnd(first)
+	end := 0
+	if atOnce {
+		end = pg.batchEnd(first)
+	}
 	if end < 2 {
 		return pg.sequential(ctx, 2, first, len(first.Events))
 	}
@@ -137,7 +135,8 @@ func (pg *pager) sequential(ctx context.Context, n int, prev *auditapi.Page, eve
 		}
 		pageIDs := ids(p)
 		if len(pageIDs) > 0 && slices.Equal(pageIDs, prevIDs) {
-			return fmt.Errorf("reading page %d of the listing: the API ignored the page parameter: it has the same events as page %d", n, n-1)
+			return &auditapi.Error{Endpoint: auditapi.EndpointList, Reason: auditapi.ReasonDecode,
+				Message: fmt.Sprintf("the API ignored the page parameter: page %d has the same events as page %d", n, n-1)}
 		}
 		events += len(p.Events)
 		pg.take(p, n)

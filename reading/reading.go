@@ -74,7 +74,6 @@ var Kinds = []string{KindShortRead, KindPageNumber, KindOutOfWindow, KindOrder, 
 // API is the part of the Audit API client a Reader uses.
 type API interface {
 	ListPage(ctx context.Context, q auditapi.Query) (*auditapi.Page, error)
-	Pages(ctx context.Context, q auditapi.Query, fn func(*auditapi.Page) (bool, error)) (auditapi.Listing, error)
 }
 
 // Reading is what the API was seen to do.
@@ -129,9 +128,10 @@ type Options struct {
 	MaxConcurrency int
 }
 
-// DefaultMaxPages is the page limit of one walk: a million events at the
-// documented page size of 100.
-const DefaultMaxPages = 10000
+// DefaultMaxPages is the page limit of one walk: 500,000 events at the
+// documented page size of 100. A poll holds the events it read until it
+// ends, so the limit bounds its memory too.
+const DefaultMaxPages = 5000
 
 // New returns a Reader that has learned nothing yet.
 func New(api API, o Options) *Reader {
