@@ -3,6 +3,7 @@ package exporter
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/go-kit/log"
@@ -15,37 +16,15 @@ import (
 	"github.com/vonage-audit-exporter/vonage_audit_exporter/state"
 )
 
-// spec is what an account's poller was built from, to decide on reload
-// whether a running account is kept, rebuilt with its state, or restarted.
+// spec is what an account's poller was built from: its settings, which a
+// reload compares, and the fingerprint its saved state is kept under.
 type spec struct {
-	// fingerprint and labels decide what the counters count: a change of
-	// either restarts them.
+	settings    config.AccountSettings
 	fingerprint string
-	labels      labelSettings
-	// settings need a new client or poller, but keep the counters.
-	settings clientSettings
-}
-
-type labelSettings struct {
-	userLabel string
-	salt      config.Secret
-	countries bool
-}
-
-type clientSettings struct {
-	secret                            config.Secret
-	lookback, overlap, requestTimeout time.Duration
-	requestsPerSecond                 float64
-	maxRetries, maxUsers, maxConc     int
 }
 
 func specOf(cfg *config.Config, acc config.Account) spec {
-	return spec{
-		fingerprint: fingerprint(acc),
-		labels:      labelSettings{cfg.UserLabel, cfg.UserHashSalt, cfg.CountryBreakdown},
-		settings: clientSettings{acc.APISecret, cfg.Lookback, cfg.Overlap, cfg.RequestTimeout,
-			cfg.RequestsPerSecond, cfg.MaxRetries, acc.MaxUsers, cfg.MaxConcurrency},
-	}
+	return spec{settings: cfg.Settings(acc), fingerprint: fingerprint(acc)}
 }
 
 // Reload loads a configuration and applies it. When either fails, the
@@ -110,10 +89,15 @@ func (e *Exporter) apply(cfg *config.Config) error {
 	next := make([]*managed, 0, len(cfg.Accounts))
 	transfers := map[*poller.Poller]*poller.Poller{}
 	var added, rebuilt, restarted []string
+	restartedBy := map[string][]string{}
 	for _, acc := range cfg.Accounts {
 		s := specOf(cfg, acc)
 		prev := old[acc.Name]
-		if prev != nil && prev.spec == s {
+		change, keys := config.RestartCounters, []string(nil)
+		if prev != nil {
+			change, keys = s.settings.Compare(prev.spec.settings)
+		}
+		if prev != nil && change == config.Unchanged {
 			m := prev
 			if restartAll {
 				m = e.manage(cfg, prev.poller(), s, prev.api)
@@ -128,11 +112,12 @@ func (e *Exporter) apply(cfg *config.Config) error {
 		switch {
 		case prev == nil:
 			added = append(added, acc.Name)
-		case prev.spec.fingerprint == s.fingerprint && prev.spec.labels == s.labels:
+		case change == config.RebuildKeepingCounters:
 			transfers[p] = prev.poller()
 			rebuilt = append(rebuilt, acc.Name)
 		default:
 			restarted = append(restarted, acc.Name)
+			restartedBy[acc.Name] = keys
 		}
 		next = append(next, e.manage(cfg, p, s, api))
 	}
@@ -155,7 +140,7 @@ func (e *Exporter) apply(cfg *config.Config) error {
 		p.Inherit(from)
 	}
 	for _, name := range restarted {
-		level.Warn(e.logger).Log("msg", "The account's api_key, api_url, event_types, user_label, user_hash_salt or country_breakdown changed: its counters restart from zero", "account", name)
+		level.Warn(e.logger).Log("msg", "What the account's counters count changed: they restart from zero", "account", name, "changed", strings.Join(restartedBy[name], ","))
 	}
 	restored := map[string]bool{}
 	for _, m := range next {
