@@ -42,7 +42,7 @@ func startDemo(ctx context.Context, cfg *config.Config, fromFile bool, logger lo
 	now := time.Now()
 	sim.Generate(demoHistoryCount, now.Add(-demoHistory), now)
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := new(net.ListenConfig).Listen(ctx, "tcp", "127.0.0.1:0")
 	if err != nil {
 		return fmt.Errorf("listening for the demo audit api: %w", err)
 	}

@@ -20,6 +20,12 @@ import (
 const exporterName = "vonage_audit_exporter"
 
 func main() {
+	os.Exit(run())
+}
+
+// run is main without os.Exit, so that its deferred calls run before the
+// process exits with the code it returns.
+func run() int {
 	app := kingpin.CommandLine
 	app.Help = "Prometheus exporter for the Vonage Audit API. Serving the exporter is the default command."
 	var (
@@ -46,7 +52,7 @@ func main() {
 	command, err := app.Parse(os.Args[1:])
 	if err != nil {
 		app.Errorf("%s, try --help", err)
-		os.Exit(cli.ExitUsage)
+		return cli.ExitUsage
 	}
 
 	logger, slogger := newLogger(*logFormat, *logLevel)
@@ -70,12 +76,11 @@ func main() {
 	case simulateCmd.FullCommand():
 		err = simulate(ctx, simulateOpts, logger)
 	default:
-		code := runAPICommand(ctx, apiCmds, command, *configFile, *demo, logger)
-		stop()
-		os.Exit(code)
+		return runAPICommand(ctx, apiCmds, command, *configFile, *demo, logger)
 	}
 	if err != nil {
 		level.Error(logger).Log("msg", "Exiting", "err", err)
-		os.Exit(1)
+		return 1
 	}
+	return 0
 }

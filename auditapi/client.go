@@ -150,12 +150,14 @@ func New(cfg Config) (*Client, error) {
 // endpointURL builds a URL under the base URL; it never carries userinfo.
 func (c *Client) endpointURL(query url.Values, segments ...string) string {
 	u := *c.base
-	escaped := c.base.EscapedPath()
+	var path, escaped strings.Builder
+	path.WriteString(c.base.Path)
+	escaped.WriteString(c.base.EscapedPath())
 	for _, s := range segments {
-		u.Path += "/" + s
-		escaped += "/" + url.PathEscape(s)
+		path.WriteString("/" + s)
+		escaped.WriteString("/" + url.PathEscape(s))
 	}
-	u.RawPath = escaped
+	u.Path, u.RawPath = path.String(), escaped.String()
 	u.RawQuery = query.Encode()
 	return u.String()
 }
@@ -183,8 +185,7 @@ func (c *Client) call(ctx context.Context, endpoint, op, method, target string, 
 	var last *Error
 	_, err := backoff.Retry(ctx, func() (struct{}, error) {
 		err := c.attempt(ctx, endpoint, op, method, target, decode)
-		var e *Error
-		if errors.As(err, &e) {
+		if e, ok := errors.AsType[*Error](err); ok {
 			last = e
 		}
 		return struct{}{}, err

@@ -58,16 +58,17 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	s := cmp.Or(e.op, "calling the audit API ("+e.Endpoint+")")
+	var b strings.Builder
+	b.WriteString(cmp.Or(e.op, "calling the audit API ("+e.Endpoint+")"))
 	if e.StatusCode != 0 {
-		s += strings.TrimSpace(fmt.Sprintf(": HTTP %d %s", e.StatusCode, http.StatusText(e.StatusCode)))
+		b.WriteString(strings.TrimSpace(fmt.Sprintf(": HTTP %d %s", e.StatusCode, http.StatusText(e.StatusCode))))
 	}
 	for _, part := range []string{e.Message, e.errText} {
 		if part != "" {
-			s += ": " + part
+			b.WriteString(": " + part)
 		}
 	}
-	return s
+	return b.String()
 }
 
 func (e *Error) Unwrap() error { return e.err }

@@ -352,7 +352,7 @@ func (d *decoder) value(n *yaml.Node, out reflect.Value, key, path string) {
 	if key != "" {
 		label = key + ": "
 	}
-	if nd, ok := out.Addr().Interface().(nodeDecoder); ok {
+	if nd, ok := reflect.TypeAssert[nodeDecoder](out.Addr()); ok {
 		if err := nd.decodeNode(n); err != nil {
 			d.errorf(n.Line, "%s%v", label, err)
 		}

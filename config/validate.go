@@ -141,8 +141,7 @@ func checkName(name string) error {
 func checkURL(s string) error {
 	u, err := url.Parse(s)
 	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
+		if ue, ok := errors.AsType[*url.Error](err); ok {
 			return fmt.Errorf("not a valid URL: %w", ue.Err)
 		}
 		return errors.New("not a valid URL")

@@ -2,6 +2,7 @@ package simulator
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -75,7 +76,7 @@ var dateLayouts = []string{time.RFC3339Nano, createdAtLayout, time.DateOnly}
 // created_at has one-second resolution.
 func parseDate(v string, precision DatePrecision, end bool) (time.Time, error) {
 	if precision == DateOnlyPrecision && !isDateOnly(v) {
-		return time.Time{}, fmt.Errorf("must be a date (yyyy-MM-dd) without a time of day")
+		return time.Time{}, errors.New("must be a date (yyyy-MM-dd) without a time of day")
 	}
 	for _, layout := range dateLayouts {
 		t, err := time.Parse(layout, v)
@@ -92,7 +93,7 @@ func parseDate(v string, precision DatePrecision, end bool) (time.Time, error) {
 		}
 		return day, nil
 	}
-	return time.Time{}, fmt.Errorf("not an ISO-8601 date or date-time")
+	return time.Time{}, errors.New("not an ISO-8601 date or date-time")
 }
 
 func isDateOnly(v string) bool {

@@ -11,7 +11,7 @@ import (
 
 // ListenAndServe serves s on addr until ctx is done.
 func ListenAndServe(ctx context.Context, addr string, s *Server) error {
-	ln, err := net.Listen("tcp", addr)
+	ln, err := new(net.ListenConfig).Listen(ctx, "tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", addr, err)
 	}
