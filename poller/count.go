@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"hash/maphash"
+	"slices"
 	"strings"
 	"time"
 
@@ -58,15 +59,7 @@ func (p *Poller) zeroType(eventType string) {
 
 // wants tells whether the account's event type filter lets a type through.
 func (p *Poller) wants(eventType string) bool {
-	if len(p.opts.EventTypes) == 0 {
-		return true
-	}
-	for _, t := range p.opts.EventTypes {
-		if t == eventType {
-			return true
-		}
-	}
-	return false
+	return len(p.opts.EventTypes) == 0 || slices.Contains(p.opts.EventTypes, eventType)
 }
 
 // ingest counts the events of a window that were not counted before.

@@ -130,14 +130,12 @@ func (r *Runner) begin(force bool) <-chan struct{} {
 	if r.inflight != nil {
 		return r.inflight
 	}
-	if r.ctx == nil || r.ctx.Err() != nil || !(force || r.due()) {
+	if r.ctx == nil || r.ctx.Err() != nil || (!force && !r.due()) {
 		return nil
 	}
 	done, ctx := make(chan struct{}), r.ctx
 	r.inflight = done
-	r.pending.Add(1)
-	go func() {
-		defer r.pending.Done()
+	r.pending.Go(func() {
 		err := r.poller.Poll(ctx)
 		r.mu.Lock()
 		r.inflight = nil
@@ -147,7 +145,7 @@ func (r *Runner) begin(force bool) <-chan struct{} {
 		if err == nil {
 			r.sched.Polled()
 		}
-	}()
+	})
 	return done
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/go-kit/log/level"
@@ -201,7 +202,7 @@ func (wk *walk) day(ctx context.Context) error {
 			total = p.TotalElements
 		}
 		wk.take(p)
-		return !(wk.rd.r.Order == NewestFirst && reachesBefore(p.Events, wk.w.From, NewestFirst))
+		return wk.rd.r.Order != NewestFirst || !reachesBefore(p.Events, wk.w.From)
 	})
 	if err != nil || stopped {
 		return err
@@ -209,19 +210,16 @@ func (wk *walk) day(ctx context.Context) error {
 	return wk.complete(total)
 }
 
-// reachesBefore tells whether a page in the given order holds an event
-// created before t after which every later page is older still: the page
-// is in that order (or all of one second), and its last event is before t.
-func reachesBefore(events []auditapi.Event, t time.Time, o Order) bool {
-	if got := orderOf(events); got != o && (got != OrderUnknown || mixed(events)) {
+// reachesBefore tells whether a newest-first page holds an event created
+// before t after which every later page is older still: the page is newest
+// first (or all of one second), and its last event is before t.
+func reachesBefore(events []auditapi.Event, t time.Time) bool {
+	if got := orderOf(events); got != NewestFirst && (got != OrderUnknown || mixed(events)) {
 		return false
 	}
-	for i := len(events) - 1; i >= 0; i-- {
-		if c := events[i].CreatedAt; !c.IsZero() {
-			if o == NewestFirst {
-				return c.Before(t)
-			}
-			return false
+	for _, e := range slices.Backward(events) {
+		if !e.CreatedAt.IsZero() {
+			return e.CreatedAt.Before(t)
 		}
 	}
 	return false

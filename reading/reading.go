@@ -356,8 +356,7 @@ func (e *InconsistencyError) Error() string { return e.Kind + ": " + e.Detail }
 
 // KindOf returns the inconsistency kind behind err, or "".
 func KindOf(err error) string {
-	var ie *InconsistencyError
-	if errors.As(err, &ie) {
+	if ie, ok := errors.AsType[*InconsistencyError](err); ok {
 		return ie.Kind
 	}
 	if auditapi.Reason(err) == auditapi.ReasonPageLimit {
