@@ -9,8 +9,10 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/alecthomas/kingpin/v2"
+	"github.com/go-kit/log/level"
 
 	"github.com/vonage-audit-exporter/vonage_audit_exporter/auditapi"
 )
@@ -85,23 +87,41 @@ func (l *listCommand) run(ctx context.Context, env Env) error {
 	// Pages shift while new events arrive, so that an event can come
 	// again on the next page: each is printed once.
 	printed := map[string]bool{}
-	_, err = c.Pages(ctx, q, func(p *auditapi.Page) (bool, error) {
-		for i := range p.Events {
-			ev := &p.Events[i]
-			if !matchUser(ev, *l.user) || (ev.ID != "" && printed[ev.ID]) {
-				continue
+	from, to := q.From, q.To
+	// within tells whether ev was created between --from and --to: the API
+	// says so itself unless it was asked for whole days.
+	within := func(ev *auditapi.Event, q auditapi.Query) bool {
+		return !q.DateOnly || ev.CreatedAt.IsZero() || (!ev.CreatedAt.Before(from) && !ev.CreatedAt.After(to))
+	}
+	list := func(q auditapi.Query) error {
+		_, err := c.Pages(ctx, q, func(p *auditapi.Page) (bool, error) {
+			for i := range p.Events {
+				ev := &p.Events[i]
+				if !matchUser(ev, *l.user) || !within(ev, q) || (ev.ID != "" && printed[ev.ID]) {
+					continue
+				}
+				printed[ev.ID] = true
+				if err := out.write(ev); err != nil {
+					return false, err
+				}
+				n++
+				if *l.limit > 0 && n >= *l.limit {
+					return false, out.flush()
+				}
 			}
-			printed[ev.ID] = true
-			if err := out.write(ev); err != nil {
-				return false, err
-			}
-			n++
-			if *l.limit > 0 && n >= *l.limit {
-				return false, out.flush()
-			}
-		}
-		return true, out.flush()
-	})
+			return true, out.flush()
+		})
+		return err
+	}
+	err = list(q)
+	if auditapi.Reason(err) == auditapi.ReasonBadRequest && n == 0 {
+		// An API that refuses a time of day takes dates: whole UTC days,
+		// one more on each side, cut to --from and --to here.
+		level.Warn(env.Logger).Log("msg", "The Audit API refused a time of day: listing whole days and keeping the events between --from and --to", "account", account)
+		const day = 24 * time.Hour
+		q.DateOnly, q.From, q.To = true, from.UTC().Truncate(day).Add(-day), to.UTC().Truncate(day).Add(day)
+		err = list(q)
+	}
 	// The output is ended even after an error, so that what was printed
 	// stays valid JSON.
 	cerr := out.close()

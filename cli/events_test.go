@@ -395,3 +395,23 @@ func TestAuthFailure(t *testing.T) {
 		})
 	}
 }
+
+// On an API that refuses a time of day, events list asks for whole days
+// and prints exactly the events between --from and --to, each once.
+func TestListOnAnAPIThatRefusesATimeOfDay(t *testing.T) {
+	f := newFixture(t, 300, simulator.Options{DatePrecision: simulator.DateOnlyPrecision, PageCap: 30})
+	out, err := runOut(t, f.cfg, "events", "list", "--from", "30m", "--to", "10m", "-o", "ndjson")
+	if err != nil {
+		t.Fatalf("events list: %v", err)
+	}
+	var want []string
+	for _, e := range f.sim.Visible() {
+		if !e.CreatedAt.Before(now.Add(-30*time.Minute)) && !e.CreatedAt.After(now.Add(-10*time.Minute)) {
+			want = append(want, e.ID)
+		}
+	}
+	slices.Sort(want)
+	if got := ids(t, out); !slices.Equal(got, want) || len(want) == 0 {
+		t.Errorf("printed %d events, want the %d created between --from and --to", len(got), len(want))
+	}
+}
