@@ -10,6 +10,7 @@ import (
 	"github.com/vonage-audit-exporter/vonage_audit_exporter/internal/pollertest"
 	"github.com/vonage-audit-exporter/vonage_audit_exporter/poller"
 	"github.com/vonage-audit-exporter/vonage_audit_exporter/simulator"
+	"github.com/vonage-audit-exporter/vonage_audit_exporter/state"
 )
 
 // TestExactUnderEachReadingInBothModes polls simulated APIs that read the
@@ -147,4 +148,35 @@ func orderName(o simulator.Order) string {
 		return "oldest_first"
 	}
 	return "newest_first"
+}
+
+// TestFutureCursorIsNotTrusted restores a cursor an hour ahead of the API's
+// clock, as a host whose clock ran ahead would have saved it: the poll says
+// so, reads again from the API's present minus the overlap, and counts on.
+func TestFutureCursorIsNotTrusted(t *testing.T) {
+	f := pollertest.New(t, pollertest.Options{
+		Sim:    simulator.Options{ClockSkew: -2 * time.Minute},
+		Poller: poller.Options{Lookback: time.Hour, Overlap: time.Minute},
+	})
+	ahead := f.Sim.Now().Add(time.Hour)
+	f.Poller.Restore(state.Account{Floor: ahead.Add(-time.Minute), Cursor: ahead})
+	f.Sim.Add(simulator.Event{EventType: "USER_LOGIN", Source: "CD", CreatedAt: f.Sim.Now().Add(-30 * time.Second)})
+	f.MustPoll()
+	if got := pollertest.Gathered(t, f.Coll, "vonage_audit_api_inconsistencies_total")["future_cursor"]; got != 1 {
+		t.Errorf("api_inconsistencies_total{kind=\"future_cursor\"} = %v, want 1", got)
+	}
+	if got := pollertest.Gathered(t, f.Coll, "vonage_audit_events_total")["USER_LOGIN|CD"]; got != 1 {
+		t.Errorf("the event within the overlap of the API's present counted %v times, want 1", got)
+	}
+	cursor := pollertest.Gathered(t, f.Coll, "vonage_audit_cursor_timestamp_seconds")[""]
+	if at := time.Unix(int64(cursor), 0); at.After(f.Sim.Now()) {
+		t.Errorf("the cursor is at %v, ahead of the API's clock %v", at, f.Sim.Now())
+	}
+	// Counting goes on: the next event is counted by the next poll.
+	f.Clock.Add(time.Minute)
+	f.Sim.Add(simulator.Event{EventType: "USER_LOGIN", Source: "CD", CreatedAt: f.Sim.Now().Add(-10 * time.Second)})
+	f.MustPoll()
+	if got := pollertest.Gathered(t, f.Coll, "vonage_audit_events_total")["USER_LOGIN|CD"]; got != 2 {
+		t.Errorf("USER_LOGIN counted %v times after the second poll, want 2", got)
+	}
 }
