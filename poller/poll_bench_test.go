@@ -25,41 +25,29 @@ type fakeAPI struct {
 
 func (f *fakeAPI) EventTypes(context.Context) ([]auditapi.EventType, error) { return nil, nil }
 
-// ListPage serves the first page of q, a query without bounds as the last
+// ListPage serves page q.Page of q, a query without bounds being the last
 // ten seconds before now: what the poller's first look at the API asks.
-func (f *fakeAPI) ListPage(ctx context.Context, q auditapi.Query) (*auditapi.Page, error) {
+func (f *fakeAPI) ListPage(_ context.Context, q auditapi.Query) (*auditapi.Page, error) {
 	if q.From.IsZero() {
 		q.From, q.To = f.now().Add(-10*time.Second), f.now()
 	}
-	var first *auditapi.Page
-	_, err := f.Pages(ctx, q, func(p *auditapi.Page) (bool, error) {
-		first = p
-		return false, nil
-	})
-	return first, err
-}
-
-func (f *fakeAPI) Pages(_ context.Context, q auditapi.Query, fn func(*auditapi.Page) (bool, error)) (auditapi.Listing, error) {
-	page := &auditapi.Page{}
-	// Events of every second of the window, the overlap included: the
-	// ids are derived from the second, so re-read events are the same.
-	for t := q.From.Truncate(time.Second); !t.After(q.To); t = t.Add(time.Second) {
-		for i := 0; i < f.perSecond; i++ {
-			n := int(t.Unix())*f.perSecond + i
-			page.Events = append(page.Events, auditapi.Event{
-				ID: fmt.Sprintf("ev-%d", n), EventType: f.types[n%len(f.types)], CreatedAt: t,
-				UserEmail: fmt.Sprintf("user%d@example.com", n/10%f.users), Source: poller.Sources[n%2], SourceCountry: "GB",
-			})
-			if len(page.Events) == auditapi.MaxPageSize {
-				if more, err := fn(page); !more || err != nil {
-					return auditapi.Listing{}, err
-				}
-				page = &auditapi.Page{}
-			}
-		}
+	// Events of every second of the window, the overlap included: the ids
+	// are derived from the second, so re-read events are the same.
+	from := q.From.Truncate(time.Second)
+	seconds := int(q.To.Sub(from)/time.Second) + 1
+	total := seconds * f.perSecond
+	page := &auditapi.Page{Number: max(q.Page, 1), TotalElements: total, HasTotalElements: true,
+		TotalPages: (total + auditapi.MaxPageSize - 1) / auditapi.MaxPageSize}
+	for k := (page.Number - 1) * auditapi.MaxPageSize; k < min(page.Number*auditapi.MaxPageSize, total); k++ {
+		t := from.Add(time.Duration(k/f.perSecond) * time.Second)
+		n := int(t.Unix())*f.perSecond + k%f.perSecond
+		page.Events = append(page.Events, auditapi.Event{
+			ID: fmt.Sprintf("ev-%d", n), EventType: f.types[n%len(f.types)], CreatedAt: t,
+			UserEmail: fmt.Sprintf("user%d@example.com", n/10%f.users), Source: poller.Sources[n%2], SourceCountry: "GB",
+		})
 	}
-	_, err := fn(page)
-	return auditapi.Listing{}, err
+	page.HasNext = page.Number < page.TotalPages
+	return page, nil
 }
 
 func heapInUse() float64 {
