@@ -21,6 +21,8 @@ const (
 	demoHistory      = time.Hour
 	demoHistoryCount = 900
 	demoRate         = 1.0
+	// demoRequestsPerSecond is the demo account's client-side rate limit.
+	demoRequestsPerSecond = 50
 	// demoSeed is fixed so that every demo run makes the same event ids:
 	// an id that `--demo events list` printed can be read with
 	// `--demo events get`.
@@ -57,6 +59,9 @@ func startDemo(ctx context.Context, cfg *config.Config, fromFile bool, logger lo
 		cfg.PollInterval = 5 * time.Second
 		cfg.Lookback = demoHistory
 		cfg.Overlap = 30 * time.Second
+		// The simulator is local: its hour of history is read in a few
+		// seconds even on a page cap of 30, not at Vonage's pace.
+		cfg.RequestsPerSecond = demoRequestsPerSecond
 	}
 	cfg.Accounts = []config.Account{{
 		Name:      "demo",

@@ -283,8 +283,9 @@ func more(p *auditapi.Page, n, pageSize int) bool {
 }
 
 // backward reads an oldest-first listing from the end: first forward from
-// the page where the previous walk ended, to the last page, then back
-// until a page begins before the window. Pages read going back shift if an
+// the page where the previous walk ended (the first walk: the last page
+// page 1 tells of), to the last page, then back until a page begins before
+// the window. Pages read going back shift if an
 // event is inserted before them meanwhile (a late one), pushing one event
 // onto the page above, read already: when the total grew between two
 // pages, the page above is read again.
@@ -294,8 +295,10 @@ func (wk *walk) backward(ctx context.Context, q auditapi.Query) error {
 	if err != nil {
 		return err
 	}
-	if start > 1 && (p == nil || len(p.Events) == 0) {
-		// Past the end: fewer pages than last time (or a 404).
+	pastEnd := start > 1 && (p == nil || len(p.Events) == 0)
+	// The first walk starts at the last page the API tells of; a later one
+	// past the end finds fewer pages than last time (or a 404).
+	if first := start == 1 && p != nil && p.TotalPages > 1; first || pastEnd {
 		start = 1
 		if p != nil && p.TotalPages > 0 {
 			start = p.TotalPages
