@@ -207,9 +207,9 @@ func (s *Server) Visible() []Event {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []Event
-	for _, st := range s.events {
-		if visible(st.Event, now) {
-			e := st.Event
+	for i := range s.events {
+		if visible(&s.events[i].Event, now) {
+			e := s.events[i].Event
 			e.Context = maps.Clone(e.Context)
 			out = append(out, e)
 		}
@@ -219,7 +219,7 @@ func (s *Server) Visible() []Event {
 
 // visible reports whether e is listed at the API's time now: an event
 // stamped later than now has not happened yet.
-func visible(e Event, now time.Time) bool {
+func visible(e *Event, now time.Time) bool {
 	return !now.Before(e.CreatedAt) && (e.VisibleAt.IsZero() || !now.Before(e.VisibleAt))
 }
 
@@ -320,7 +320,7 @@ func (s *Server) serveGet(w http.ResponseWriter, r *http.Request, id string, now
 		e = st.Event
 	}
 	s.mu.Unlock()
-	if !ok || !visible(e, now) {
+	if !ok || !visible(&e, now) {
 		writeError(w, http.StatusNotFound, "Event with id "+id+" not found")
 		return
 	}
