@@ -151,6 +151,7 @@ func (s *Server) Add(events ...Event) {
 
 func (s *Server) addLocked(events []Event) []Event {
 	out := make([]Event, 0, len(events))
+	added := make([]stored, 0, len(events))
 	for _, e := range events {
 		if e.ID == "" {
 			e.ID = newUUID(s.gen)
@@ -164,7 +165,9 @@ func (s *Server) addLocked(events []Event) []Event {
 		e.CreatedAt = e.CreatedAt.UTC().Truncate(time.Second)
 		e.Context = maps.Clone(e.Context)
 		if old, ok := s.byID[e.ID]; ok {
-			s.events = slices.DeleteFunc(s.events, func(st stored) bool { return st.seq == old.seq })
+			replaced := func(st stored) bool { return st.seq == old.seq }
+			s.events = slices.DeleteFunc(s.events, replaced)
+			added = slices.DeleteFunc(added, replaced)
 		}
 		s.seq++
 		st := stored{Event: e, seq: s.seq}
@@ -173,12 +176,21 @@ func (s *Server) addLocked(events []Event) []Event {
 		// function); such an event is still served, just never found by text.
 		raw, _ := marshal(e.wire(DefaultCreatedAt))
 		st.search = bytes.ToLower(raw)
-		i, _ := slices.BinarySearchFunc(s.events, st, compareStored)
-		s.events = slices.Insert(s.events, i, st)
+		added = append(added, st)
 		s.byID[e.ID] = st
 		e.Context = maps.Clone(e.Context)
 		out = append(out, e)
 	}
+	if len(added) == 0 {
+		return out
+	}
+	// The batch is sorted in once, not inserted event by event, each
+	// insertion moving every later event: only the events from where the
+	// batch's oldest goes can be out of order.
+	slices.SortFunc(added, compareStored)
+	i, _ := slices.BinarySearchFunc(s.events, added[0], compareStored)
+	s.events = append(s.events, added...)
+	slices.SortFunc(s.events[i:], compareStored)
 	return out
 }
 
@@ -206,7 +218,7 @@ func (s *Server) Visible() []Event {
 	now := s.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []Event
+	out := make([]Event, 0, len(s.events))
 	for i := range s.events {
 		if visible(&s.events[i].Event, now) {
 			e := s.events[i].Event
