@@ -167,6 +167,7 @@ func (c *counter) poll(t *testing.T, rd *Reader) Result {
 func TestReadExactUnderEachReading(t *testing.T) {
 	for _, r := range readings() {
 		t.Run(r.name, func(t *testing.T) {
+			t.Parallel()
 			clk := &clock{now: time.Date(2026, 12, 5, 0, 0, 20, 0, time.UTC)}
 			api := newTestAPI(t, r.opts, clk)
 			// Generate takes local times; Add and created_at are the API's.
@@ -239,6 +240,7 @@ func TestLearn(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%+v/%d", tt.opts, tt.events), func(t *testing.T) {
+			t.Parallel()
 			clk := &clock{now: time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)}
 			api := newTestAPI(t, tt.opts, clk)
 			api.sim.Generate(tt.events, clk.Now().Add(-time.Hour), clk.Now())
