@@ -171,7 +171,9 @@ func TestReadExactUnderEachReading(t *testing.T) {
 			clk := &clock{now: time.Date(2026, 12, 5, 0, 0, 20, 0, time.UTC)}
 			api := newTestAPI(t, r.opts, clk)
 			// Generate takes local times; Add and created_at are the API's.
-			api.sim.Generate(400, clk.Now().Add(-2*time.Hour), clk.Now())
+			// 200 events put two pages in the first poll's window even at
+			// the most a page holds.
+			api.sim.Generate(200, clk.Now().Add(-2*time.Hour), clk.Now())
 			apiNow := api.sim.Now()
 			rd := New(api.client, Options{Now: clk.Now})
 			c := &counter{seen: map[string]bool{}, floor: apiNow.Add(-90 * time.Minute)}
