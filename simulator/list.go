@@ -116,7 +116,7 @@ func (lq listQuery) match(st *stored, exclusive bool) bool {
 	}
 	// The real API's matching is undocumented: a case-insensitive substring
 	// of the event's JSON is the most lenient reading.
-	return lq.searchText == nil || bytes.Contains(st.search, lq.searchText)
+	return lq.searchText == nil || bytes.Contains(st.text(), lq.searchText)
 }
 
 type link struct {

@@ -95,7 +95,22 @@ type Server struct {
 type stored struct {
 	Event
 	seq    uint64
-	search []byte // lower-cased JSON of the event, without links
+	search []byte // lower-cased JSON of the event, without links; made by the first search
+}
+
+// text returns the lower-cased JSON that search_text is looked up in,
+// making it on first use: most servers are never searched. s.mu must be
+// held.
+func (st *stored) text() []byte {
+	if st.search == nil {
+		// The context was copied from values a caller built in Go, so an
+		// error here could only be a value JSON cannot hold (a channel, a
+		// function); such an event is still served, just never found by
+		// text.
+		raw, _ := marshal(st.wire(DefaultCreatedAt))
+		st.search = bytes.ToLower(raw)
+	}
+	return st.search
 }
 
 // New returns a Server configured by o.
@@ -171,11 +186,6 @@ func (s *Server) addLocked(events []Event) []Event {
 		}
 		s.seq++
 		st := stored{Event: e, seq: s.seq}
-		// The context was copied above from values a caller built in Go, so
-		// an error here could only be a value JSON cannot hold (a channel, a
-		// function); such an event is still served, just never found by text.
-		raw, _ := marshal(e.wire(DefaultCreatedAt))
-		st.search = bytes.ToLower(raw)
 		added = append(added, st)
 		s.byID[e.ID] = st
 		e.Context = maps.Clone(e.Context)
