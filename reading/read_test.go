@@ -184,7 +184,7 @@ func TestReadExactUnderEachReading(t *testing.T) {
 			// crosses can lie before the next poll's window.
 			for range 12 {
 				clk.Add(45 * time.Second)
-				api.sim.Generate(60, clk.Now().Add(-45*time.Second), clk.Now())
+				api.sim.Generate(30, clk.Now().Add(-45*time.Second), clk.Now())
 				// Late: shows up with a creation time inside the overlap.
 				api.sim.Add(simulator.Event{EventType: "APP_CREATE", Source: "DEVAPI", CreatedAt: api.sim.Now().Add(-20 * time.Second)})
 				c.poll(t, rd)
