@@ -30,6 +30,7 @@ func TestBinaryExactUnderEachReading(t *testing.T) {
 		opts          simulator.Options
 		wantPrecision string
 	}{
+		{"documented, oldest first", simulator.Options{Order: simulator.OldestFirst}, "second"},
 		{"page cap 30, oldest first", simulator.Options{PageCap: 30, Order: simulator.OldestFirst}, "second"},
 		{"dates only, clock 2m behind", simulator.Options{DatePrecision: simulator.DateOnlyPrecision, ClockSkew: -2 * time.Minute}, "day"},
 		{"whole days, clock 2m ahead, oldest first, cap 30", simulator.Options{DatePrecision: simulator.DayPrecision, ClockSkew: 2 * time.Minute, Order: simulator.OldestFirst, PageCap: 30}, "day"},
@@ -80,9 +81,10 @@ accounts:
 				stop()
 				sim.SetFaults(simulator.Faults{})
 
-				var last string
+				var last, metrics string
 				waitFor(t, "/metrics to count exactly the events served", maxWait, func() (bool, string) {
-					fams := parseFamilies(t, scrape(t, addr))
+					metrics = scrape(t, addr)
+					fams := parseFamilies(t, metrics)
 					byType, byUser := tallyUsers(sim.Visible())
 					if d := diffCounts(sum(fams["vonage_audit_events_total"], "event_type", "source"), byType); d != "" {
 						return false, "by type and source: " + d
@@ -96,6 +98,9 @@ accounts:
 					last = labelsOf(fams["vonage_audit_api_reading_info"])
 					return strings.Contains(last, `date_precision="`+r.wantPrecision+`"`), "reading " + last
 				})
+				if strings.Contains(metrics, apiSecret) || strings.Contains(p.out.String(), apiSecret) {
+					t.Error("the API secret appeared in /metrics or the log")
+				}
 				t.Logf("exact over %d events, %s", len(sim.Visible()), last)
 			})
 		}

@@ -84,7 +84,7 @@ func TestScrapeModeOverrunServesLastCounters(t *testing.T) {
 	t.Parallel()
 	f := pollertest.New(t, pollertest.Options{Poller: poller.Options{Lookback: time.Hour}})
 	f.Sim.Generate(5, f.Clock.Now().Add(-time.Minute), f.Clock.Now())
-	f.Sim.SetFaults(simulator.Faults{Latency: 2 * time.Second})
+	f.Sim.SetFaults(simulator.Faults{Latency: 500 * time.Millisecond})
 	exp := withPollers(config.ModeScrape, time.Minute, 900*time.Millisecond, f.Poller)
 	exp.Start(context.Background())
 	defer exp.Stop()

@@ -23,8 +23,9 @@ func TestRequestsPerPoll(t *testing.T) {
 			f := pollertest.New(t, pollertest.Options{
 				Poller: poller.Options{Lookback: 6 * time.Hour, Overlap: overlap, MaxConcurrency: concurrency},
 			})
-			// A backfill: 3,000 events within the lookback.
-			f.Sim.Generate(3000, f.Clock.Now().Add(-6*time.Hour), f.Clock.Now().Add(-10*time.Minute))
+			// A backfill: 1,000 events within the lookback, ten pages: more
+			// than max_concurrency fetches at once.
+			f.Sim.Generate(1000, f.Clock.Now().Add(-6*time.Hour), f.Clock.Now().Add(-10*time.Minute))
 			steps := []struct {
 				name      string
 				newEvents int

@@ -71,14 +71,16 @@ func oneAtATime(t *testing.T, visit func(*auditapi.Event)) func(*auditapi.Event)
 }
 
 // backfill reads, at concurrency 4, a window of the last 30 hours holding
-// 2000 events, while an event is added before every request; setup, if not
-// nil, runs between Learn and Read. It returns the ids of the window's
+// 800 events, while an event is added before every request; setup, if not
+// nil, runs between Learn and Read. 800 events are 8 pages at the most a
+// page holds, twice the concurrency, and 115 at page cap 7: more only take
+// longer. It returns the ids of the window's
 // events at the start, those read, and the precision the read ended with.
 func backfill(t *testing.T, opts simulator.Options, setup func(*gatedAPI, *Reader)) (want, got map[string]bool, api *gatedAPI, p Precision) {
 	t.Helper()
 	clk := &clock{now: time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)}
 	ta := newTestAPI(t, opts, clk)
-	ta.sim.Generate(2000, clk.Now().Add(-30*time.Hour), clk.Now())
+	ta.sim.Generate(800, clk.Now().Add(-30*time.Hour), clk.Now())
 	api = &gatedAPI{API: ta.client, asked: map[int]int{}, served: make(chan struct{})}
 	rd := New(api, Options{Now: clk.Now, MaxConcurrency: 4})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -134,8 +136,8 @@ func sameSet(t *testing.T, want, got map[string]bool) {
 	}
 }
 
-// TestBackfillExactUnderEachReading reads a window of thousands of events
-// at concurrency 4 under every reading while pages shift, and checks that
+// TestBackfillExactUnderEachReading reads a window of many pages at
+// concurrency 4 under every reading while pages shift, and checks that
 // it reads each event of the window, and visits one event at a time.
 // Reading to the second, the window is read at once after page 1, and,
 // since every page has another total than page 1, again one page at a
@@ -144,6 +146,7 @@ func sameSet(t *testing.T, want, got map[string]bool) {
 func TestBackfillExactUnderEachReading(t *testing.T) {
 	for _, r := range readings() {
 		t.Run(r.name, func(t *testing.T) {
+			t.Parallel()
 			want, got, api, p := backfill(t, r.opts, nil)
 			sameSet(t, want, got)
 			if n := api.times(2); p == PrecisionSecond && n != 2 {
@@ -171,6 +174,7 @@ func TestBackfillRereadsShiftedPages(t *testing.T) {
 func TestBackfillWholeDaysInAnyOrder(t *testing.T) {
 	for _, order := range []simulator.Order{simulator.NewestFirst, simulator.OldestFirst} {
 		t.Run(order.String(), func(t *testing.T) {
+			t.Parallel()
 			opts := simulator.Options{Order: order, DatePrecision: simulator.DayPrecision}
 			want, got, api, _ := backfill(t, opts, func(_ *gatedAPI, rd *Reader) { rd.r.Order = OrderUnknown })
 			sameSet(t, want, got)
@@ -206,9 +210,10 @@ func TestBackfillLimitsAndNumbers(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			clk := &clock{now: time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)}
 			ta := newTestAPI(t, simulator.Options{}, clk)
-			ta.sim.Generate(2000, clk.Now().Add(-30*time.Hour), clk.Now())
+			ta.sim.Generate(800, clk.Now().Add(-30*time.Hour), clk.Now())
 			rd := New(renumbered{ta.client}, Options{Now: clk.Now, MaxConcurrency: 4, MaxPages: tt.maxPages})
 			if err := rd.Learn(context.Background()); err != nil {
 				t.Fatalf("learn: %v", err)

@@ -167,10 +167,13 @@ func (c *counter) poll(t *testing.T, rd *Reader) Result {
 func TestReadExactUnderEachReading(t *testing.T) {
 	for _, r := range readings() {
 		t.Run(r.name, func(t *testing.T) {
+			t.Parallel()
 			clk := &clock{now: time.Date(2026, 12, 5, 0, 0, 20, 0, time.UTC)}
 			api := newTestAPI(t, r.opts, clk)
 			// Generate takes local times; Add and created_at are the API's.
-			api.sim.Generate(400, clk.Now().Add(-2*time.Hour), clk.Now())
+			// 200 events put two pages in the first poll's window even at
+			// the most a page holds.
+			api.sim.Generate(200, clk.Now().Add(-2*time.Hour), clk.Now())
 			apiNow := api.sim.Now()
 			rd := New(api.client, Options{Now: clk.Now})
 			c := &counter{seen: map[string]bool{}, floor: apiNow.Add(-90 * time.Minute)}
@@ -181,7 +184,7 @@ func TestReadExactUnderEachReading(t *testing.T) {
 			// crosses can lie before the next poll's window.
 			for range 12 {
 				clk.Add(45 * time.Second)
-				api.sim.Generate(60, clk.Now().Add(-45*time.Second), clk.Now())
+				api.sim.Generate(30, clk.Now().Add(-45*time.Second), clk.Now())
 				// Late: shows up with a creation time inside the overlap.
 				api.sim.Add(simulator.Event{EventType: "APP_CREATE", Source: "DEVAPI", CreatedAt: api.sim.Now().Add(-20 * time.Second)})
 				c.poll(t, rd)
@@ -239,6 +242,7 @@ func TestLearn(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%+v/%d", tt.opts, tt.events), func(t *testing.T) {
+			t.Parallel()
 			clk := &clock{now: time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)}
 			api := newTestAPI(t, tt.opts, clk)
 			api.sim.Generate(tt.events, clk.Now().Add(-time.Hour), clk.Now())

@@ -95,7 +95,22 @@ type Server struct {
 type stored struct {
 	Event
 	seq    uint64
-	search []byte // lower-cased JSON of the event, without links
+	search []byte // lower-cased JSON of the event, without links; made by the first search
+}
+
+// text returns the lower-cased JSON that search_text is looked up in,
+// making it on first use: most servers are never searched. s.mu must be
+// held.
+func (st *stored) text() []byte {
+	if st.search == nil {
+		// The context was copied from values a caller built in Go, so an
+		// error here could only be a value JSON cannot hold (a channel, a
+		// function); such an event is still served, just never found by
+		// text.
+		raw, _ := marshal(st.wire(DefaultCreatedAt))
+		st.search = bytes.ToLower(raw)
+	}
+	return st.search
 }
 
 // New returns a Server configured by o.
@@ -151,6 +166,7 @@ func (s *Server) Add(events ...Event) {
 
 func (s *Server) addLocked(events []Event) []Event {
 	out := make([]Event, 0, len(events))
+	added := make([]stored, 0, len(events))
 	for _, e := range events {
 		if e.ID == "" {
 			e.ID = newUUID(s.gen)
@@ -164,21 +180,27 @@ func (s *Server) addLocked(events []Event) []Event {
 		e.CreatedAt = e.CreatedAt.UTC().Truncate(time.Second)
 		e.Context = maps.Clone(e.Context)
 		if old, ok := s.byID[e.ID]; ok {
-			s.events = slices.DeleteFunc(s.events, func(st stored) bool { return st.seq == old.seq })
+			replaced := func(st stored) bool { return st.seq == old.seq }
+			s.events = slices.DeleteFunc(s.events, replaced)
+			added = slices.DeleteFunc(added, replaced)
 		}
 		s.seq++
 		st := stored{Event: e, seq: s.seq}
-		// The context was copied above from values a caller built in Go, so
-		// an error here could only be a value JSON cannot hold (a channel, a
-		// function); such an event is still served, just never found by text.
-		raw, _ := marshal(e.wire(DefaultCreatedAt))
-		st.search = bytes.ToLower(raw)
-		i, _ := slices.BinarySearchFunc(s.events, st, compareStored)
-		s.events = slices.Insert(s.events, i, st)
+		added = append(added, st)
 		s.byID[e.ID] = st
 		e.Context = maps.Clone(e.Context)
 		out = append(out, e)
 	}
+	if len(added) == 0 {
+		return out
+	}
+	// The batch is sorted in once, not inserted event by event, each
+	// insertion moving every later event: only the events from where the
+	// batch's oldest goes can be out of order.
+	slices.SortFunc(added, compareStored)
+	i, _ := slices.BinarySearchFunc(s.events, added[0], compareStored)
+	s.events = append(s.events, added...)
+	slices.SortFunc(s.events[i:], compareStored)
 	return out
 }
 
@@ -206,10 +228,10 @@ func (s *Server) Visible() []Event {
 	now := s.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []Event
-	for _, st := range s.events {
-		if visible(st.Event, now) {
-			e := st.Event
+	out := make([]Event, 0, len(s.events))
+	for i := range s.events {
+		if visible(&s.events[i].Event, now) {
+			e := s.events[i].Event
 			e.Context = maps.Clone(e.Context)
 			out = append(out, e)
 		}
@@ -219,7 +241,7 @@ func (s *Server) Visible() []Event {
 
 // visible reports whether e is listed at the API's time now: an event
 // stamped later than now has not happened yet.
-func visible(e Event, now time.Time) bool {
+func visible(e *Event, now time.Time) bool {
 	return !now.Before(e.CreatedAt) && (e.VisibleAt.IsZero() || !now.Before(e.VisibleAt))
 }
 
@@ -320,7 +342,7 @@ func (s *Server) serveGet(w http.ResponseWriter, r *http.Request, id string, now
 		e = st.Event
 	}
 	s.mu.Unlock()
-	if !ok || !visible(e, now) {
+	if !ok || !visible(&e, now) {
 		writeError(w, http.StatusNotFound, "Event with id "+id+" not found")
 		return
 	}
