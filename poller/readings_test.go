@@ -40,18 +40,18 @@ func TestExactUnderEachReadingInBothModes(t *testing.T) {
 					Poller:  poller.Options{Lookback: 2 * time.Hour, Overlap: 30 * time.Second, CountryBreakdown: true},
 					Retries: 3,
 				})
-				f.Sim.Generate(300, f.Clock.Now().Add(-90*time.Minute), f.Clock.Now())
+				f.Sim.Generate(150, f.Clock.Now().Add(-90*time.Minute), f.Clock.Now())
 				run := startRunner(t, f, mode)
 
-				for round := range 10 {
+				for round := range 6 {
 					f.Clock.Add(15 * time.Second)
 					f.Sim.Generate(30, f.Clock.Now().Add(-15*time.Second), f.Clock.Now())
 					// Late: created inside the overlap, listed only now.
 					f.Sim.Add(simulator.Event{EventType: "APP_UPDATE", Source: "DEVAPI", UserEmail: "late@example.com", CreatedAt: f.Sim.Now().Add(-20 * time.Second)})
 					switch round {
-					case 3:
+					case 2:
 						f.Sim.SetFaults(simulator.Faults{Fail5xx: 1, Truncate: 1}) // retried within the poll
-					case 6:
+					case 4:
 						f.Sim.SetFaults(simulator.Faults{Fail5xx: 4}) // more than the retries: the poll fails
 					default:
 						f.Sim.SetFaults(simulator.Faults{})
@@ -69,7 +69,7 @@ func TestExactUnderEachReadingInBothModes(t *testing.T) {
 					t.Errorf("vonage_audit_up = %v", up)
 				}
 				if failed := pollertest.Sum(pollertest.Gathered(t, f.Coll, "vonage_audit_poll_errors_total")); failed != 1 {
-					t.Errorf("%v polls failed, want the one of round 6", failed)
+					t.Errorf("%v polls failed, want the one of round 4", failed)
 				}
 				info := pollertest.Gathered(t, f.Coll, "vonage_audit_api_reading_info")
 				found := false
