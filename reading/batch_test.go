@@ -137,14 +137,19 @@ func sameSet(t *testing.T, want, got map[string]bool) {
 }
 
 // TestBackfillExactUnderEachReading reads a window of many pages at
-// concurrency 4 under every reading while pages shift, and checks that
-// it reads each event of the window, and visits one event at a time.
-// Reading to the second, the window is read at once after page 1, and,
-// since every page has another total than page 1, again one page at a
-// time: page 2 twice. Whole days are read one page at a time, newest first
-// stopping at the window's start, oldest first from the end.
+// concurrency 4 under every reading that honours a time of day, while pages
+// shift, and checks that it reads each event of the window, and visits one
+// event at a time. The window is read at once after page 1, and, since every
+// page has another total than page 1, again one page at a time: page 2
+// twice.
 func TestBackfillExactUnderEachReading(t *testing.T) {
 	for _, r := range readings() {
+		if r.opts.DatePrecision != simulator.SecondPrecision {
+			// Whole days in a known order are read from the newest page
+			// on, one page at a time: TestReadExactUnderEachReading's, and
+			// TestBackfillWholeDaysInAnyOrder's for an order not known.
+			continue
+		}
 		t.Run(r.name, func(t *testing.T) {
 			t.Parallel()
 			want, got, api, p := backfill(t, r.opts, nil)
