@@ -16,6 +16,7 @@ import (
 )
 
 func TestCountsMatchServedEventsInEitherOrder(t *testing.T) {
+	t.Parallel()
 	for _, order := range []simulator.Order{simulator.NewestFirst, simulator.OldestFirst} {
 		t.Run(map[simulator.Order]string{simulator.NewestFirst: "newest first", simulator.OldestFirst: "oldest first"}[order], func(t *testing.T) {
 			f := pollertest.New(t, pollertest.Options{
@@ -203,6 +204,7 @@ func TestEventsBeforeStartAreNotCounted(t *testing.T) {
 // A page must not shift under a poll: events that arrive while a poll is
 // paging are neither lost nor counted twice.
 func TestEventsArrivingWhilePaging(t *testing.T) {
+	t.Parallel()
 	for _, order := range []simulator.Order{simulator.NewestFirst, simulator.OldestFirst} {
 		var sim *simulator.Server
 		var clock *pollertest.Clock

@@ -254,7 +254,7 @@ func TestFaultsKeepLastGoodCounters(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			fs := newFaultServer(t, faultOptions{Retries: tc.retries, maxBody: tc.maxBody})
-			fs.Sim.Generate(250, fs.start.Add(-30*time.Minute), fs.start)
+			fs.Sim.Generate(150, fs.start.Add(-30*time.Minute), fs.start)
 			if err := fs.poll(30 * time.Second); err != nil {
 				t.Fatalf("first poll: %v", err)
 			}

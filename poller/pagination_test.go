@@ -17,6 +17,7 @@ import (
 // fails with reason page_limit, counts the inconsistency, and keeps none of
 // what it read, so that poll after poll nothing piles up.
 func TestEndlessPaginationIsBoundedAndLoud(t *testing.T) {
+	t.Parallel()
 	const maxPages = 20
 	f := pollertest.New(t, pollertest.Options{
 		Poller: poller.Options{Lookback: time.Hour, MaxPages: maxPages},

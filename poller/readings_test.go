@@ -154,6 +154,7 @@ func orderName(o simulator.Order) string {
 // clock, as a host whose clock ran ahead would have saved it: the poll says
 // so, reads again from the API's present minus the overlap, and counts on.
 func TestFutureCursorIsNotTrusted(t *testing.T) {
+	t.Parallel()
 	f := pollertest.New(t, pollertest.Options{
 		Sim:    simulator.Options{ClockSkew: -2 * time.Minute},
 		Poller: poller.Options{Lookback: time.Hour, Overlap: time.Minute},
