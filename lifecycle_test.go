@@ -22,7 +22,7 @@ import (
 func waitForScrape(t *testing.T, p *exporterProcess, what string, cond func(body string, fams map[string]*dto) bool) string {
 	t.Helper()
 	var body string
-	for i := 0; i < 100; i++ {
+	for range 100 {
 		var fams map[string]*dto
 		body, fams = p.scrape(t)
 		if fams != nil && cond(body, fams) {
@@ -80,7 +80,7 @@ func TestBinarySIGKILLKeepsCountsExact(t *testing.T) {
 		defer close(simDone)
 		sim.Run(ctx, 40)
 	}()
-	for i := 0; i < 5; i++ {
+	for range 5 {
 		time.Sleep(time.Duration(150+rand.IntN(400)) * time.Millisecond)
 		if err := p.cmd.Process.Kill(); err != nil {
 			t.Fatal(err)

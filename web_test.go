@@ -99,7 +99,7 @@ basic_auth_users:
 	}
 	noAuth := func(*http.Request) {}
 	var code int
-	for i := 0; i < 100; i++ {
+	for range 100 {
 		if code, _, err = get("https", noAuth); err == nil {
 			break
 		}

@@ -250,7 +250,7 @@ func TestRetriesSpent(t *testing.T) {
 	err := listPage(c)
 	assertNoSecret(t, err)
 	var e *Error
-	if !errors.As(err, &e) || e.StatusCode != 502 || e.Reason != ReasonServer || e.Endpoint != EndpointList ||
+	if !errors.As(err, &e) || e.StatusCode != http.StatusBadGateway || e.Reason != ReasonServer || e.Endpoint != EndpointList ||
 		e.Error() != "fetching events: HTTP 502 Bad Gateway: Bad Gateway: upstream down" {
 		t.Errorf("got %#v (%v)", e, err)
 	}
@@ -300,7 +300,7 @@ func TestRetryAfterPastDeadline(t *testing.T) {
 
 func TestRedirectIsNotFollowed(t *testing.T) {
 	var leaked atomic.Int32
-	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		leaked.Add(1)
 		w.Write(readTestdata(t, "page_empty.json"))
 	}))
@@ -468,7 +468,7 @@ func TestReason(t *testing.T) {
 // all-digit secret as a number must not get it into the error.
 func TestDecodeErrorsAreScrubbed(t *testing.T) {
 	const digits = "8675309123"
-	url := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
+	url := newTestServer(t, func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintf(w, `{"page":{"size":%s.5}}`, digits)
 	})
 	c := newTestClient(t, url, nil, func(cfg *Config) { cfg.APISecret = digits })

@@ -38,7 +38,7 @@ func scrapeAccount(n int) *benchSource {
 	// of a real account.
 	poller.New(poller.Options{Name: "bench", UserLabel: config.UserLabelEmail, CountryBreakdown: true}).Read(func(s *poller.Snapshot) { a.s = *s })
 	types := []string{"USER_LOGIN", "NUMBER_UPDATED", "APP_UPDATE", "NUMBER_ASSIGN", "USER_LOGOUT"}
-	for i := 0; i < n; i++ {
+	for i := range n {
 		t, s := types[i%len(types)], poller.Sources[i/len(types)%len(poller.Sources)]
 		a.s.Users[poller.UserKey{EventType: t, Source: s, User: fmt.Sprintf("user%06d@example.com", i)}] = float64(i%7 + 1)
 		a.s.Events[poller.EventKey{EventType: t, Source: s}] += float64(i%7 + 1)
@@ -124,7 +124,7 @@ func BenchmarkScrape(b *testing.B) {
 			pollertest.Scrape(h)
 			b.ReportAllocs()
 			for i := 0; b.Loop(); i++ {
-				for j := 0; j < changed; j++ {
+				for j := range changed {
 					baseUsers[(i*changed+j)%len(baseUsers)].Inc()
 				}
 				pollertest.Scrape(h)

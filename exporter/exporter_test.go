@@ -32,7 +32,7 @@ func withPollers(mode string, interval, offset time.Duration, pollers ...*poller
 // waitFor polls cond every few milliseconds, for at most 20 seconds.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	for i := 0; i < 2000; i++ {
+	for range 2000 {
 		if cond() {
 			return
 		}
@@ -50,14 +50,12 @@ func TestScrapeModeSharesOnePollAndKeepsTheFloor(t *testing.T) {
 
 	h := exp.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	var wg sync.WaitGroup
-	for i := 0; i < 8; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+	for range 8 {
+		wg.Go(func() {
 			r := httptest.NewRequest(http.MethodGet, "/metrics", nil)
 			r.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", "20")
 			h.ServeHTTP(httptest.NewRecorder(), r)
-		}()
+		})
 	}
 	wg.Wait()
 	if polls := pollertest.Gathered(t, f.Coll, "vonage_audit_polls_total")[""]; polls != 1 {

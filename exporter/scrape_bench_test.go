@@ -28,7 +28,7 @@ func scrapeAccount(api poller.API, now func() time.Time, n int) *poller.Poller {
 	types := []string{"USER_LOGIN", "NUMBER_UPDATED", "APP_UPDATE", "NUMBER_ASSIGN", "USER_LOGOUT"}
 	events := map[[2]string]float64{}
 	countries := map[[2]string]float64{}
-	for i := 0; i < n; i++ {
+	for i := range n {
 		t, s := types[i%len(types)], poller.Sources[i/len(types)%len(poller.Sources)]
 		st.Users = append(st.Users, state.UserSeries{EventType: t, Source: s, User: fmt.Sprintf("user%06d@example.com", i), Value: float64(i%7 + 1)})
 		events[[2]string{t, s}] += float64(i%7 + 1)

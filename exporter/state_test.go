@@ -275,7 +275,7 @@ func TestConcurrentScrapesPollsAndReloads(t *testing.T) {
 	configs[2].Overlap = 3 * time.Minute
 
 	e := startFromConfig(t, configs[0])
-	h := e.Handler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	h := e.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
 		pollertest.GatherLabels(t, e.Collector(), "vonage_audit_events_total", true)
 		pollertest.GatherLabels(t, e.Collector(), "vonage_audit_state_restored", true)
 	}))
@@ -287,21 +287,21 @@ func TestConcurrentScrapesPollsAndReloads(t *testing.T) {
 	}()
 
 	done := make(chan struct{})
-	for i := 0; i < 6; i++ {
+	for range 6 {
 		go func() {
 			defer func() { done <- struct{}{} }()
-			for j := 0; j < 40; j++ {
+			for range 40 {
 				h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/metrics", nil))
 			}
 		}()
 	}
-	for i := 0; i < 30; i++ {
+	for i := range 30 {
 		cfg := configs[i%len(configs)]
 		if err := e.Reload(func() (*config.Config, error) { return cfg, nil }); err != nil {
 			t.Error(err)
 		}
 	}
-	for i := 0; i < 6; i++ {
+	for range 6 {
 		<-done
 	}
 	cancel()

@@ -30,7 +30,7 @@ func TestCountsMatchServedEventsInEitherOrder(t *testing.T) {
 			f.MustPoll()
 			pollertest.AssertCounts(t, pollertest.Gathered(t, f.Coll, "vonage_audit_events_total"), pollertest.Served(f.Sim.Visible(), start.Add(-time.Hour)))
 
-			for i := 0; i < 3; i++ {
+			for range 3 {
 				f.Clock.Add(time.Minute)
 				f.Sim.Generate(123, f.Clock.Now().Add(-59*time.Second), f.Clock.Now())
 				f.MustPoll()
@@ -180,7 +180,7 @@ func TestLateEventsWithinOverlapAreCountedOnce(t *testing.T) {
 		simulator.Event{ID: "too-late", EventType: "APP_DELETE", CreatedAt: now.Add(-2 * time.Second), Source: "CD", VisibleAt: now.Add(10 * time.Minute)},
 	)
 	f.MustPoll()
-	for i := 0; i < 12; i++ {
+	for range 12 {
 		f.Clock.Add(time.Minute)
 		f.MustPoll()
 	}

@@ -63,7 +63,7 @@ func TestMaxUsers(t *testing.T) {
 func TestMaxUsersDefault(t *testing.T) {
 	a, c := newTestAccount(poller.Options{})
 	var events []auditapi.Event
-	for i := 0; i < config.DefaultMaxUsers+10; i++ {
+	for i := range config.DefaultMaxUsers + 10 {
 		events = append(events, userEvent(fmt.Sprint("id", i), fmt.Sprintf("u%d@x", i), ""))
 	}
 	ingestAll(a, events)
@@ -180,7 +180,7 @@ func TestLabelValuesAreBounded(t *testing.T) {
 func TestEventTypesAreBounded(t *testing.T) {
 	a, c := newTestAccount(poller.Options{UserLabel: config.UserLabelNone})
 	var events []auditapi.Event
-	for i := 0; i < poller.MaxEventTypes+5; i++ {
+	for i := range poller.MaxEventTypes + 5 {
 		events = append(events, auditapi.Event{ID: fmt.Sprint(i), EventType: fmt.Sprintf("T%d", i), CreatedAt: t0, Source: "CD"})
 	}
 	ingestAll(a, events)

@@ -183,7 +183,7 @@ func (fs *faultServer) pageAt(edit func(page int, body map[string]any)) faultFun
 // behaves they equal the events served.
 func TestFaultsKeepLastGoodCounters(t *testing.T) {
 	t.Parallel()
-	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	other := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
 		t.Errorf("a request reached another host: %s %s (Authorization set: %v)", r.Method, r.URL, r.Header.Get("Authorization") != "")
 	}))
 	defer other.Close()
@@ -241,8 +241,8 @@ func TestFaultsKeepLastGoodCounters(t *testing.T) {
 		{name: "redirect to the same host", reason: "other", fault: func(fs *faultServer) faultFunc {
 			return status(http.StatusTemporaryRedirect, "", "Location", fs.Srv.URL+"/v2/events")
 		}},
-		{name: "page parameter ignored", reason: "decode", partial: true, fault: func(fs *faultServer) faultFunc {
-			return func(w http.ResponseWriter, r *http.Request) bool {
+		{name: "page parameter ignored", reason: "decode", partial: true, fault: func(*faultServer) faultFunc {
+			return func(_ http.ResponseWriter, r *http.Request) bool {
 				q := r.URL.Query()
 				q.Set("page", "1")
 				r.URL.RawQuery = q.Encode()
@@ -354,7 +354,7 @@ func TestTransientFaultsAreRetried(t *testing.T) {
 // another host: page numbers are the client's own.
 func TestLyingPagesCountEveryEvent(t *testing.T) {
 	t.Parallel()
-	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	evil := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
 		t.Errorf("a request followed a next link to another host (Authorization set: %v)", r.Header.Get("Authorization") != "")
 	}))
 	defer evil.Close()
@@ -493,7 +493,7 @@ func TestSoakAgainstFaultyAPI(t *testing.T) {
 			return faults[int(i/3)%len(faults)](w, r)
 		})
 		ok := 0
-		for i := 0; i < polls; i++ {
+		for range polls {
 			fs.Clock.Add(10 * time.Second)
 			fs.Sim.Generate(3, fs.Clock.Now().Add(-9*time.Second), fs.Clock.Now())
 			if fs.poll(30*time.Second) == nil {
@@ -529,7 +529,7 @@ func TestSoakAgainstFaultyAPI(t *testing.T) {
 		fs.hc.CloseIdleConnections()
 	}()
 	var after int
-	for i := 0; i < 50; i++ {
+	for range 50 {
 		if after = runtime.NumGoroutine(); after <= before {
 			return
 		}
