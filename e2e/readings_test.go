@@ -7,7 +7,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/vonage-audit-exporter/vonage_audit_exporter/internal/testutil"
 	"github.com/vonage-audit-exporter/vonage_audit_exporter/simulator"
 )
 
@@ -85,7 +85,8 @@ accounts:
 				waitFor(t, "/metrics to count exactly the events served", maxWait, func() (bool, string) {
 					metrics = scrape(t, addr)
 					fams := parseFamilies(t, metrics)
-					byType, byUser := tallyUsers(sim.Visible())
+					byType, _ := tally(sim.Visible())
+					byUser := testutil.TallyByUser(sim.Visible())
 					if d := diffCounts(sum(fams["vonage_audit_events_total"], "event_type", "source"), byType); d != "" {
 						return false, "by type and source: " + d
 					}
@@ -105,28 +106,6 @@ accounts:
 			})
 		}
 	}
-}
-
-// tallyUsers counts the events the exporter must count, by type and source
-// and by type, source and user as user_label email labels them.
-func tallyUsers(events []simulator.Event) (byType, byUser map[string]float64) {
-	byType, byUser = map[string]float64{}, map[string]float64{}
-	for _, e := range events {
-		if e.EventType == "" {
-			continue
-		}
-		user := e.UserEmail
-		switch {
-		case user != "":
-		case e.UserID != 0:
-			user = strconv.FormatInt(e.UserID, 10)
-		default:
-			user = "unknown"
-		}
-		byType[e.EventType+"|"+e.Source]++
-		byUser[e.EventType+"|"+e.Source+"|"+user]++
-	}
-	return byType, byUser
 }
 
 func parseFamilies(t *testing.T, body string) map[string]*dto.MetricFamily {

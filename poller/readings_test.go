@@ -2,12 +2,12 @@ package poller_test
 
 import (
 	"context"
-	"strconv"
 	"testing"
 	"time"
 
 	"github.com/vonage-audit-exporter/vonage_audit_exporter/config"
 	"github.com/vonage-audit-exporter/vonage_audit_exporter/internal/pollertest"
+	"github.com/vonage-audit-exporter/vonage_audit_exporter/internal/testutil"
 	"github.com/vonage-audit-exporter/vonage_audit_exporter/poller"
 	"github.com/vonage-audit-exporter/vonage_audit_exporter/simulator"
 	"github.com/vonage-audit-exporter/vonage_audit_exporter/state"
@@ -64,7 +64,7 @@ func TestExactUnderEachReadingInBothModes(t *testing.T) {
 
 				visible := f.Sim.Visible()
 				pollertest.AssertCounts(t, pollertest.Gathered(t, f.Coll, "vonage_audit_events_total"), pollertest.Served(visible, time.Time{}))
-				pollertest.AssertCounts(t, pollertest.Gathered(t, f.Coll, "vonage_audit_user_events_total"), servedByUser(visible))
+				pollertest.AssertCounts(t, pollertest.Gathered(t, f.Coll, "vonage_audit_user_events_total"), testutil.TallyByUser(visible))
 				if up := pollertest.Gathered(t, f.Coll, "vonage_audit_up")[""]; up != 1 {
 					t.Errorf("vonage_audit_up = %v", up)
 				}
@@ -123,24 +123,6 @@ func startRunner(t *testing.T, f *pollertest.Fixture, mode string) func() {
 		ticks <- f.Clock.Now()
 		waitPolls(before + 1)
 	}
-}
-
-// servedByUser tallies events by "type|source|user" as user_label email
-// labels them: the email, else the user id, else "unknown".
-func servedByUser(events []simulator.Event) map[string]float64 {
-	m := map[string]float64{}
-	for _, e := range events {
-		user := e.UserEmail
-		switch {
-		case user != "":
-		case e.UserID != 0:
-			user = strconv.FormatInt(e.UserID, 10)
-		default:
-			user = "unknown"
-		}
-		m[e.EventType+"|"+e.Source+"|"+user]++
-	}
-	return m
 }
 
 func orderName(o simulator.Order) string {

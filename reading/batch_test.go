@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/vonage-audit-exporter/vonage_audit_exporter/auditapi"
+	"github.com/vonage-audit-exporter/vonage_audit_exporter/internal/testutil"
 	"github.com/vonage-audit-exporter/vonage_audit_exporter/simulator"
 )
 
@@ -78,7 +79,7 @@ func oneAtATime(t *testing.T, visit func(*auditapi.Event)) func(*auditapi.Event)
 // events at the start, those read, and the precision the read ended with.
 func backfill(t *testing.T, opts simulator.Options, setup func(*gatedAPI, *Reader)) (want, got map[string]bool, api *gatedAPI, p Precision) {
 	t.Helper()
-	clk := &clock{now: time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)}
+	clk := testutil.NewClock(time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC))
 	ta := newTestAPI(t, opts, clk)
 	ta.sim.Generate(800, clk.Now().Add(-30*time.Hour), clk.Now())
 	api = &gatedAPI{API: ta.client, asked: map[int]int{}, served: make(chan struct{})}
@@ -216,7 +217,7 @@ func TestBackfillLimitsAndNumbers(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			clk := &clock{now: time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)}
+			clk := testutil.NewClock(time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC))
 			ta := newTestAPI(t, simulator.Options{}, clk)
 			ta.sim.Generate(800, clk.Now().Add(-30*time.Hour), clk.Now())
 			rd := New(renumbered{ta.client}, Options{Now: clk.Now, MaxConcurrency: 4, MaxPages: tt.maxPages})

@@ -13,26 +13,9 @@ import (
 	"github.com/cenkalti/backoff/v5"
 
 	"github.com/vonage-audit-exporter/vonage_audit_exporter/auditapi"
+	"github.com/vonage-audit-exporter/vonage_audit_exporter/internal/testutil"
 	"github.com/vonage-audit-exporter/vonage_audit_exporter/simulator"
 )
-
-// clock is a test clock that moves only when told.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // reading names one combination of the API's undocumented readings.
 type apiReading struct {
@@ -76,7 +59,7 @@ type testAPI struct {
 	rng    *rand.Rand
 }
 
-func newTestAPI(t *testing.T, o simulator.Options, clk *clock) *testAPI {
+func newTestAPI(t *testing.T, o simulator.Options, clk *testutil.Clock) *testAPI {
 	t.Helper()
 	o.APIKey, o.APISecret, o.Seed, o.Now = "key", "secret", 7, clk.Now
 	api := &testAPI{sim: simulator.New(o), rng: rand.New(rand.NewPCG(1, 2))}
@@ -168,7 +151,7 @@ func TestReadExactUnderEachReading(t *testing.T) {
 	for _, r := range readings() {
 		t.Run(r.name, func(t *testing.T) {
 			t.Parallel()
-			clk := &clock{now: time.Date(2026, 12, 5, 0, 0, 20, 0, time.UTC)}
+			clk := testutil.NewClock(time.Date(2026, 12, 5, 0, 0, 20, 0, time.UTC))
 			api := newTestAPI(t, r.opts, clk)
 			// Generate takes local times; Add and created_at are the API's.
 			// 200 events put two pages in the first poll's window even at
@@ -243,7 +226,7 @@ func TestLearn(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%+v/%d", tt.opts, tt.events), func(t *testing.T) {
 			t.Parallel()
-			clk := &clock{now: time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)}
+			clk := testutil.NewClock(time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC))
 			api := newTestAPI(t, tt.opts, clk)
 			api.sim.Generate(tt.events, clk.Now().Add(-time.Hour), clk.Now())
 			rd := New(api.client, Options{Now: clk.Now})

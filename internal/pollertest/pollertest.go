@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 	"github.com/vonage-audit-exporter/vonage_audit_exporter/auditapi"
 	"github.com/vonage-audit-exporter/vonage_audit_exporter/collector"
 	"github.com/vonage-audit-exporter/vonage_audit_exporter/config"
+	"github.com/vonage-audit-exporter/vonage_audit_exporter/internal/testutil"
 	"github.com/vonage-audit-exporter/vonage_audit_exporter/poller"
 	"github.com/vonage-audit-exporter/vonage_audit_exporter/simulator"
 )
@@ -29,30 +29,12 @@ const (
 	Secret = "s3cr3t-never-printed"
 )
 
-// Clock is a settable clock shared by a simulator and a poller.
-type Clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+// Clock is the settable clock a fixture's simulator, client and poller
+// share.
+type Clock = testutil.Clock
 
 // NewClock returns a clock at a fixed time.
-func NewClock() *Clock {
-	return &Clock{t: time.Date(2026, 3, 14, 12, 0, 0, 0, time.UTC)}
-}
-
-// Now returns the clock's time.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-// Add moves the clock on.
-func (c *Clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+func NewClock() *Clock { return testutil.NewClock(time.Date(2026, 3, 14, 12, 0, 0, 0, time.UTC)) }
 
 // Fixture is a simulated Audit API on loopback with one poller reading it.
 type Fixture struct {
