@@ -24,7 +24,6 @@ func TestExactUnderEachReadingInBothModes(t *testing.T) {
 		opts          simulator.Options
 		wantPrecision string
 	}{
-		{"documented", simulator.Options{}, "second"},
 		{"page cap 30, oldest first", simulator.Options{PageCap: 30, Order: simulator.OldestFirst}, "second"},
 		{"whole days, page cap 7, oldest first", simulator.Options{DatePrecision: simulator.DayPrecision, PageCap: 7, Order: simulator.OldestFirst}, "day"},
 		{"dates only, clock 2m behind", simulator.Options{DatePrecision: simulator.DateOnlyPrecision, ClockSkew: -2 * time.Minute}, "day"},
