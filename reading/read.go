@@ -40,7 +40,8 @@ type Result struct {
 func (rd *Reader) Read(ctx context.Context, w Window, visit func(*auditapi.Event)) (Result, error) {
 	wk := &walk{rd: rd, w: w, visit: visit, ids: map[string]struct{}{}}
 	err := wk.run(ctx)
-	res := Result{Inconsistencies: wk.found}
+	res := Result{Inconsistencies: append(rd.noted, wk.found...)}
+	rd.noted = nil
 	if err == nil {
 		res.ReadTo = wk.clockAt()
 	}
@@ -88,8 +89,16 @@ func (wk *walk) run(ctx context.Context) error {
 		}
 		rd.setPrecision(PrecisionDay, "the API refused a time of day in date_from and date_to")
 		rd.r.TimeAccepted = false
+		wk.relist()
 	}
 	return wk.day(ctx)
+}
+
+// relist starts the count of the listing's events again, for another
+// listing of the same window (whole days instead of its seconds), so that
+// the day walk's completeness is judged on its own pages.
+func (wk *walk) relist() {
+	wk.ids, wk.elements = map[string]struct{}{}, 0
 }
 
 // clockAt returns how far the walk read: the window's end, or, if the API's
@@ -178,6 +187,7 @@ func (wk *walk) second(ctx context.Context) error {
 	case outside:
 		wk.inconsistent(KindOutOfWindow, "events created outside the asked window came back")
 		wk.rd.setPrecision(PrecisionDay, "the API ignores the time of day in date_from and date_to")
+		wk.relist()
 		return wk.day(ctx)
 	}
 	return wk.complete(total)

@@ -6,11 +6,13 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
+	"github.com/go-kit/log"
 
 	"github.com/vonage-audit-exporter/vonage_audit_exporter/auditapi"
 	"github.com/vonage-audit-exporter/vonage_audit_exporter/internal/testutil"
@@ -245,6 +247,67 @@ func TestLearn(t *testing.T) {
 			if n := api.sim.Stats().Requests; n > 3 {
 				t.Errorf("Learn sent %d requests, want at most 3", n)
 			}
+		})
+	}
+}
+
+// TestChangedReadingIsReportedAndReadExactly learns one API, then reads a
+// window from another that lists the same events otherwise: in the other
+// order, or with the time of day ignored. The read still hands over every
+// event of the window, and reports the change as an inconsistency, with a
+// warning that names the window.
+func TestChangedReadingIsReportedAndReadExactly(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		then simulator.Options
+		kind string
+	}{
+		{"order", simulator.Options{Order: simulator.OldestFirst}, KindOrder},
+		{"time of day ignored", simulator.Options{DatePrecision: simulator.DayPrecision}, KindOutOfWindow},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := testutil.NewClock(time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC))
+			first := newTestAPI(t, simulator.Options{}, clk)
+			first.sim.Generate(400, clk.Now().Add(-2*time.Hour), clk.Now())
+			then := newTestAPI(t, tt.then, clk)
+			then.sim.Add(first.sim.Visible()...)
+
+			var logs testutil.SyncBuffer
+			rd := New(first.client, Options{Now: clk.Now, Logger: log.NewLogfmtLogger(&logs)})
+			if err := rd.Learn(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			rd.api = then.client
+			w := Window{From: clk.Now().Add(-time.Hour), To: clk.Now()}
+			got := map[string]bool{}
+			res, err := rd.Read(context.Background(), w, func(e *auditapi.Event) {
+				if within(e.CreatedAt, w.From, w.To) {
+					got[e.ID] = true
+				}
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := 0
+			for _, e := range then.sim.Visible() {
+				if within(e.CreatedAt, w.From, w.To) {
+					want++
+					if !got[e.ID] {
+						t.Errorf("event %s of %v not read", e.ID, e.CreatedAt)
+					}
+				}
+			}
+			kinds := map[string]int{}
+			for _, i := range res.Inconsistencies {
+				kinds[i.Kind]++
+			}
+			if kinds[tt.kind] == 0 {
+				t.Errorf("inconsistencies %v, want one of kind %s", res.Inconsistencies, tt.kind)
+			}
+			if tt.kind == KindOutOfWindow && !strings.Contains(logs.String(), "window_from="+w.From.Format(time.RFC3339)) {
+				t.Errorf("the warning does not name the window:\n%s", logs.String())
+			}
+			t.Logf("%d events in the window, reading now %+v", want, rd.Reading())
 		})
 	}
 }

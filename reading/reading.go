@@ -106,6 +106,9 @@ type Reader struct {
 	r Reading
 	// learnedAt is when Learn's first answer came, by the API's clock.
 	learnedAt time.Time
+	// noted are inconsistencies found outside a walk's own checks (by
+	// observe, in Learn too), handed over with the next Read's result.
+	noted []Inconsistency
 	// timeTested: whether a time of day is refused has been asked.
 	timeTested bool
 	// lastPage is the last page number of the previous oldest-first walk,
@@ -297,8 +300,10 @@ func (rd *Reader) observe(p *auditapi.Page) {
 		rd.r.Order = o
 		level.Debug(rd.logger).Log("msg", "Learned the order of the Audit API's pages", "order", o)
 	case rd.r.Order != o:
+		rd.noted = append(rd.noted, Inconsistency{Kind: KindOrder,
+			Detail: fmt.Sprintf("a page was %s where the pages before were %s", o, rd.r.Order)})
+		level.Warn(rd.logger).Log("msg", "A page of the Audit API contradicts the order learned; reading pages to the end until it is clear again", "learned", rd.r.Order, "page", o)
 		rd.r.Order = OrderUnknown
-		level.Warn(rd.logger).Log("msg", "A page of the Audit API contradicts the order learned; reading pages to the end until it is clear again", "was", o)
 	}
 }
 
