@@ -35,8 +35,14 @@ type Observer struct {
 
 var _ auditapi.Observer = (*Observer)(nil)
 
+// newObserver starts every retry reason at 0, so that a dashboard shows a
+// flat line rather than "No data" on an account that never needed a retry.
 func newObserver(account string) *Observer {
-	return &Observer{account: account, codes: map[endpointCode]float64{}, durations: map[string]*histogram{}, retries: map[string]float64{}}
+	retries := make(map[string]float64, len(auditapi.Reasons))
+	for _, r := range auditapi.Reasons {
+		retries[r] = 0
+	}
+	return &Observer{account: account, codes: map[endpointCode]float64{}, durations: map[string]*histogram{}, retries: retries}
 }
 
 // Request implements auditapi.Observer.

@@ -12,7 +12,7 @@ import (
 
 // The API request metrics and the exporter's status, which are kept in
 // plain values and sent as const metrics, read as the client_golang
-// metrics they replace did.
+// metrics they replace did; every retry reason is exported from the start.
 func TestAPIAndStatusExposition(t *testing.T) {
 	o := newObserver("a")
 	o.Request("list", "200", 30*time.Millisecond)
@@ -48,7 +48,17 @@ vonage_audit_api_requests_total{account="a",code="200",endpoint="list"} 1
 vonage_audit_api_requests_total{account="a",code="503",endpoint="list"} 1
 # HELP vonage_audit_api_retries_total Requests to the Audit API retried, by the reason of the failed attempt.
 # TYPE vonage_audit_api_retries_total counter
+vonage_audit_api_retries_total{account="a",reason="auth"} 0
+vonage_audit_api_retries_total{account="a",reason="bad_request"} 0
+vonage_audit_api_retries_total{account="a",reason="decode"} 0
+vonage_audit_api_retries_total{account="a",reason="network"} 0
+vonage_audit_api_retries_total{account="a",reason="not_found"} 0
+vonage_audit_api_retries_total{account="a",reason="other"} 0
+vonage_audit_api_retries_total{account="a",reason="page_limit"} 0
+vonage_audit_api_retries_total{account="a",reason="quota"} 0
+vonage_audit_api_retries_total{account="a",reason="rate_limited"} 0
 vonage_audit_api_retries_total{account="a",reason="server"} 1
+vonage_audit_api_retries_total{account="a",reason="timeout"} 0
 # HELP vonage_audit_config_last_reload_success_timestamp_seconds Time of the last successful configuration load or reload.
 # TYPE vonage_audit_config_last_reload_success_timestamp_seconds gauge
 vonage_audit_config_last_reload_success_timestamp_seconds 200
