@@ -1,6 +1,6 @@
-// Package alerts holds the Prometheus alerting rules of vonage_audit_exporter
-// and reads them, so that tests can run every alert expression against a real
-// Prometheus.
+// Package alerts holds the Prometheus rules of vonage_audit_exporter, alerting
+// and recording, and reads them, so that tests can run every expression
+// against a real Prometheus.
 package alerts
 
 import (
@@ -15,17 +15,24 @@ import (
 //go:embed vonage-audit.rules.yml
 var RulesYAML []byte
 
-// Rule is one alerting rule of RulesYAML.
+// SensitiveRecord is the recording rule that holds the sensitive event types,
+// one rule per category (its label category): the one list of them, which
+// the alerts and the dashboards read.
+const SensitiveRecord = "vonage_audit:sensitive_events_total"
+
+// Rule is one rule of RulesYAML: an alerting rule (Alert set) or a recording
+// rule (Record set).
 type Rule struct {
 	Group       string
 	Alert       string            `yaml:"alert"`
+	Record      string            `yaml:"record"`
 	Expr        string            `yaml:"expr"`
 	For         string            `yaml:"for"`
 	Labels      map[string]string `yaml:"labels"`
 	Annotations map[string]string `yaml:"annotations"`
 }
 
-// Rules returns the alerting rules in file order.
+// Rules returns the rules, recording and alerting, in file order.
 func Rules() ([]Rule, error) {
 	var file struct {
 		Groups []struct {

@@ -55,8 +55,9 @@ func testFiles(t *testing.T) []string {
 }
 
 var (
-	alertNameRE = regexp.MustCompile(`^VonageAudit[A-Z][a-zA-Z0-9]*$`)
-	runbookBase = "https://github.com/vonage-audit-exporter/vonage_audit_exporter/blob/main/alerts/README.md#"
+	alertNameRE  = regexp.MustCompile(`^VonageAudit[A-Z][a-zA-Z0-9]*$`)
+	recordNameRE = regexp.MustCompile(`^vonage_audit:[a-z0-9_]+_total$`)
+	runbookBase  = "https://github.com/vonage-audit-exporter/vonage_audit_exporter/blob/main/alerts/README.md#"
 )
 
 func TestRuleConventions(t *testing.T) {
@@ -73,8 +74,16 @@ func TestRuleConventions(t *testing.T) {
 	}
 	seen := map[string]bool{}
 	for _, r := range rules {
+		if r.Record != "" {
+			// Counters only: a name ending in _total keeps rate() and
+			// increase() on it free of Prometheus's "not a counter" notice.
+			if !recordNameRE.MatchString(r.Record) || r.Alert != "" {
+				t.Errorf("recording rule %q: want a name vonage_audit:..._total and no alert", r.Record)
+			}
+			continue
+		}
 		if !alertNameRE.MatchString(r.Alert) {
-			t.Errorf("alert %q is not CamelCase with prefix VonageAudit (recording rules do not belong here)", r.Alert)
+			t.Errorf("alert %q is not CamelCase with prefix VonageAudit", r.Alert)
 		}
 		if seen[r.Alert] {
 			t.Errorf("alert %s defined twice", r.Alert)
@@ -98,6 +107,114 @@ func TestRuleConventions(t *testing.T) {
 		}
 		if !strings.Contains(string(readme), "\n## "+r.Alert+"\n") {
 			t.Errorf("%s: README.md has no runbook section ## %s", r.Alert, r.Alert)
+		}
+	}
+}
+
+// optionalMetrics are the series that a configuration can turn off, and the
+// option that does; an alert reading one must say so in a "requires"
+// annotation, and its runbook must name the option.
+var optionalMetrics = map[string]string{
+	"vonage_audit_user_events_total":    "user_label",
+	"vonage_audit_country_events_total": "country_breakdown",
+}
+
+func TestOptionalMetricsDeclared(t *testing.T) {
+	rules, err := Rules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rules {
+		for metric, option := range optionalMetrics {
+			if !strings.Contains(r.Expr, metric) {
+				continue
+			}
+			if r.Alert == "" {
+				t.Errorf("recording rule %s reads %s, which %s can turn off", r.Record, metric, option)
+				continue
+			}
+			if !strings.Contains(r.Annotations["requires"], option) {
+				t.Errorf("%s reads %s but its requires annotation %q does not name %s", r.Alert, metric, r.Annotations["requires"], option)
+			}
+			_, section, _ := strings.Cut(string(readme), "\n## "+r.Alert+"\n")
+			section, _, _ = strings.Cut(section, "\n## ")
+			if !strings.Contains(section, option) {
+				t.Errorf("%s reads %s but its runbook does not name %s", r.Alert, metric, option)
+			}
+		}
+	}
+}
+
+// eventTypeRE finds the Audit API's event types, and the prefix of a regular
+// expression such as IP_WHITELIST_.*, in an expression.
+var eventTypeRE = regexp.MustCompile(`\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+`)
+
+// TestSensitiveTypesDefinedOnce checks that the sensitive event types are
+// named by the recording rules alone, each once: the alerts and the
+// dashboards select the recorded series by category instead.
+func TestSensitiveTypesDefinedOnce(t *testing.T) {
+	rules, err := Rules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	named := map[string]string{}
+	categories := map[string]bool{}
+	for _, r := range rules {
+		if r.Record != SensitiveRecord {
+			continue
+		}
+		cat := r.Labels["category"]
+		if cat == "" || categories[cat] {
+			t.Errorf("recording of %s: category %q missing or repeated", r.Expr, cat)
+		}
+		categories[cat] = true
+		for _, typ := range eventTypeRE.FindAllString(r.Expr, -1) {
+			if other, dup := named[typ]; dup {
+				t.Errorf("event type %s is in categories %s and %s", typ, other, cat)
+			}
+			named[typ] = cat
+		}
+	}
+	if len(named) == 0 {
+		t.Fatalf("no recording rule %s", SensitiveRecord)
+	}
+	for _, r := range rules {
+		if r.Record == SensitiveRecord {
+			continue
+		}
+		for _, typ := range eventTypeRE.FindAllString(r.Expr, -1) {
+			for sensitive, cat := range named {
+				// A prefix stands for the regular expression it came from.
+				if strings.HasPrefix(typ, sensitive) {
+					t.Errorf("%s%s names %s: select %s{category=%q} instead", r.Alert, r.Record, typ, SensitiveRecord, cat)
+				}
+			}
+		}
+	}
+}
+
+// TestEventsAnnotation checks that the alerts about audit events tell how
+// to list them: an events list command line with the alert's account.
+func TestEventsAnnotation(t *testing.T) {
+	rules, err := Rules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const prefix = "vonage_audit_exporter events list --account {{ $labels.account }} "
+	for _, r := range rules {
+		if r.Alert == "" || r.Group != "vonage-audit-security" {
+			continue
+		}
+		events := r.Annotations["events"]
+		if !strings.HasPrefix(events, prefix) || !strings.Contains(events, " --from ") {
+			t.Errorf("%s: events annotation %q, want %q followed by --from and filters", r.Alert, events, prefix)
+		}
+		if strings.Contains(r.Expr, "event_type") && !strings.Contains(events, "--type") {
+			t.Errorf("%s: events annotation %q does not filter on the event type", r.Alert, events)
 		}
 	}
 }
@@ -141,6 +258,9 @@ func TestEveryAlertTested(t *testing.T) {
 		}
 	}
 	for _, r := range rules {
+		if r.Alert == "" {
+			continue
+		}
 		if !firing[r.Alert] {
 			t.Errorf("%s: no test where it fires", r.Alert)
 		}
