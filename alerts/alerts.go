@@ -6,6 +6,7 @@ package alerts
 import (
 	_ "embed"
 	"fmt"
+	"regexp"
 
 	"gopkg.in/yaml.v3"
 )
@@ -51,4 +52,33 @@ func Rules() ([]Rule, error) {
 		}
 	}
 	return rules, nil
+}
+
+// eventTypeRE finds the Audit API's event types in an expression, and the
+// prefix of a regular expression such as IP_WHITELIST_.*.
+var eventTypeRE = regexp.MustCompile(`\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+`)
+
+// EventTypes returns the event types that expr names; a regular expression
+// such as IP_WHITELIST_.* gives its prefix, IP_WHITELIST.
+func EventTypes(expr string) []string {
+	return eventTypeRE.FindAllString(expr, -1)
+}
+
+// SensitiveEventTypes returns the event types of the SensitiveRecord rules,
+// as EventTypes reads them, with their category.
+func SensitiveEventTypes() (map[string]string, error) {
+	rules, err := Rules()
+	if err != nil {
+		return nil, err
+	}
+	types := map[string]string{}
+	for _, r := range rules {
+		if r.Record != SensitiveRecord {
+			continue
+		}
+		for _, typ := range EventTypes(r.Expr) {
+			types[typ] = r.Labels["category"]
+		}
+	}
+	return types, nil
 }

@@ -1,6 +1,7 @@
 package alerts
 
 import (
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -149,10 +150,6 @@ func TestOptionalMetricsDeclared(t *testing.T) {
 	}
 }
 
-// eventTypeRE finds the Audit API's event types, and the prefix of a regular
-// expression such as IP_WHITELIST_.*, in an expression.
-var eventTypeRE = regexp.MustCompile(`\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+`)
-
 // TestSensitiveTypesDefinedOnce checks that the sensitive event types are
 // named by the recording rules alone, each once: the alerts and the
 // dashboards select the recorded series by category instead.
@@ -172,7 +169,7 @@ func TestSensitiveTypesDefinedOnce(t *testing.T) {
 			t.Errorf("recording of %s: category %q missing or repeated", r.Expr, cat)
 		}
 		categories[cat] = true
-		for _, typ := range eventTypeRE.FindAllString(r.Expr, -1) {
+		for _, typ := range EventTypes(r.Expr) {
 			if other, dup := named[typ]; dup {
 				t.Errorf("event type %s is in categories %s and %s", typ, other, cat)
 			}
@@ -182,11 +179,17 @@ func TestSensitiveTypesDefinedOnce(t *testing.T) {
 	if len(named) == 0 {
 		t.Fatalf("no recording rule %s", SensitiveRecord)
 	}
+	if got, err := SensitiveEventTypes(); err != nil || !maps.Equal(got, named) {
+		t.Errorf("SensitiveEventTypes() = %v, %v; want %v", got, err, named)
+	}
+	if named["IP_WHITELIST"] != "ip_allow_list" || named["USER_CREATE"] != "user_created" {
+		t.Errorf("sensitive event types %v: want IP_WHITELIST (from IP_WHITELIST_.*) and USER_CREATE", named)
+	}
 	for _, r := range rules {
 		if r.Record == SensitiveRecord {
 			continue
 		}
-		for _, typ := range eventTypeRE.FindAllString(r.Expr, -1) {
+		for _, typ := range EventTypes(r.Expr) {
 			for sensitive, cat := range named {
 				// A prefix stands for the regular expression it came from.
 				if strings.HasPrefix(typ, sensitive) {

@@ -39,6 +39,7 @@ type Query struct {
 	Kind      Kind
 	Expr      string
 	Instant   bool // true when Grafana runs it as an instant query
+	Exemplar  bool // true when Grafana also asks for the exemplars of its series
 }
 
 // dashboardJSON is what Queries reads; encoding/json matches keys in any case.
@@ -54,8 +55,9 @@ type namedQuery struct{ Name, Type, Query, Expr string }
 type panelJSON struct {
 	Title, Type string
 	Targets     []struct {
-		Expr    string
-		Instant bool
+		Expr     string
+		Instant  bool
+		Exemplar bool
 	}
 	Panels []panelJSON // the panels of a collapsed row
 }
@@ -82,7 +84,7 @@ func Queries() ([]Query, error) {
 			for _, p := range panels {
 				for _, t := range p.Targets {
 					qs = append(qs, Query{File: file, Dashboard: d.Title, Panel: p.Title, PanelType: p.Type,
-						Kind: KindTarget, Expr: t.Expr, Instant: t.Instant})
+						Kind: KindTarget, Expr: t.Expr, Instant: t.Instant, Exemplar: t.Exemplar})
 				}
 				walk(p.Panels)
 			}
@@ -119,16 +121,18 @@ func labelValuesToPromQL(q string) (string, error) {
 	return fmt.Sprintf("group by (%s) (%s)", m[2], m[1]), nil
 }
 
-// defaultDurations stand for the panels' minimum interval, a rate window of
+// defaultValues stand for the panels' minimum interval (also in
+// milliseconds, by which per-interval counts are scaled), a rate window of
 // several scrape intervals and the dashboards' default time range.
-var defaultDurations = map[string]string{"__interval": "2m", "__rate_interval": "4m", "__range": "24h"}
+var defaultValues = map[string]string{"__interval": "2m", "__interval_ms": "120000", "__rate_interval": "4m", "__range": "24h"}
 
 var varRefRE = regexp.MustCompile(`\$\{(\w+)(?::[^}]*)?\}|\[\[(\w+)(?::[^\]]*)?\]\]|\$(\w+)`)
 
 // Substitute replaces Grafana variables in expr as Grafana would: $v, ${v},
-// ${v:format} and [[v]] become vars[v], else 2m, 4m and 24h for $__interval,
-// $__rate_interval and $__range, else the dashboards' All value: ".+" for job
-// and instance, ".*" for the rest. Unknown built-ins such as $__range_s stay.
+// ${v:format} and [[v]] become vars[v], else 2m, 120000, 4m and 24h for
+// $__interval, $__interval_ms, $__rate_interval and $__range, else the
+// dashboards' All value: ".+" for job and instance, ".*" for the rest.
+// Unknown built-ins such as $__range_s stay.
 func Substitute(expr string, vars map[string]string) string {
 	return varRefRE.ReplaceAllStringFunc(expr, func(ref string) string {
 		m := varRefRE.FindStringSubmatch(ref)
@@ -136,7 +140,7 @@ func Substitute(expr string, vars map[string]string) string {
 		if v, ok := vars[name]; ok {
 			return v
 		}
-		if d, ok := defaultDurations[name]; ok {
+		if d, ok := defaultValues[name]; ok {
 			return d
 		}
 		switch {

@@ -12,6 +12,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/vonage-audit-exporter/vonage_audit_exporter/alerts"
 )
 
 // exporterMetrics are the metric names the exporter exposes (CONTRACT.md),
@@ -127,9 +131,10 @@ func TestDashboardMetadata(t *testing.T) {
 			if r := raw["refresh"]; r != "1m" && r != "5m" {
 				t.Errorf("refresh %v, want 1m or 5m", r)
 			}
-			if _, ok := raw["__inputs"]; ok {
-				t.Error("__inputs breaks file provisioning")
+			if raw["editable"] != false {
+				t.Errorf("editable %v, want false: provisioned dashboards are changed in the repository", raw["editable"])
 			}
+			checkImport(t, raw)
 			if desc, _ := raw["description"].(string); desc == "" {
 				t.Error("dashboard has no description")
 			}
@@ -219,6 +224,42 @@ func checkGridPos(t *testing.T, title string, gp any) {
 	}
 }
 
+// checkImport checks what Grafana's import by upload reads: __inputs asks
+// for a Prometheus datasource (which nothing references: the datasource
+// variable selects it, so that file provisioning, which ignores __inputs,
+// works the same), and __requires names Grafana, the Prometheus plugin and
+// every panel type used.
+func checkImport(t *testing.T, raw map[string]any) {
+	t.Helper()
+	inputs, _ := raw["__inputs"].([]any)
+	if len(inputs) != 1 {
+		t.Fatalf("__inputs %v, want one datasource input", raw["__inputs"])
+	}
+	in, _ := inputs[0].(map[string]any)
+	if in["type"] != "datasource" || in["pluginId"] != "prometheus" || in["name"] == "" {
+		t.Errorf("__inputs[0] %v, want a named datasource input of plugin prometheus", in)
+	}
+	required := map[string]bool{}
+	reqs, _ := raw["__requires"].([]any)
+	for _, r := range reqs {
+		rm, _ := r.(map[string]any)
+		id, _ := rm["id"].(string)
+		required[rm["type"].(string)+"/"+id] = true
+	}
+	want := []string{"grafana/grafana", "datasource/prometheus"}
+	panels, _ := raw["panels"].([]any)
+	for _, p := range allPanels(panels) {
+		if typ, _ := p["type"].(string); typ != "row" {
+			want = append(want, "panel/"+typ)
+		}
+	}
+	for _, w := range want {
+		if !required[w] {
+			t.Errorf("__requires lacks %s", w)
+		}
+	}
+}
+
 // TestDatasourceReferences walks the whole JSON: every datasource anywhere is
 // the variable, so the dashboards work with file provisioning and any datasource.
 func TestDatasourceReferences(t *testing.T) {
@@ -228,6 +269,9 @@ func TestDatasourceReferences(t *testing.T) {
 			switch v := v.(type) {
 			case map[string]any:
 				for k, e := range v {
+					if path == "" && k == "__inputs" {
+						continue // the one place an import input is named
+					}
 					if k == "datasource" && !reflect.DeepEqual(e, wantDatasource) {
 						t.Errorf("%s: %s.datasource is %v, want %v", df.name, path, e, wantDatasource)
 					}
@@ -238,7 +282,7 @@ func TestDatasourceReferences(t *testing.T) {
 					walk(fmt.Sprintf("%s[%d]", path, i), e)
 				}
 			case string:
-				if strings.Contains(v, "DS_PROMETHEUS") {
+				if strings.Contains(v, "${DS_") || strings.Contains(v, "DS_PROMETHEUS") {
 					t.Errorf("%s: %s refers to an import input: %q", df.name, path, v)
 				}
 			}
@@ -318,7 +362,7 @@ func TestSelectors(t *testing.T) {
 		want []selectorRef
 	}{
 		{`up{job=~"$job"}`, []selectorRef{{"", "up", `job=~"$job"`, ""}}},
-		{`sum by (code) (increase(a_total{code!~"2.."}[$__interval]))`, []selectorRef{{"increase", "a_total", `code!~"2.."`, "$__interval"}}},
+		{`sum by (code) (rate(a_total{code!~"2.."}[$__rate_interval])) * $__interval_ms / 1000`, []selectorRef{{"rate", "a_total", `code!~"2.."`, "$__rate_interval"}}},
 		{`histogram_quantile(0.9, sum(rate(h_bucket{a="b"}[5m])))`, []selectorRef{{"rate", "h_bucket", `a="b"`, "5m"}}},
 		{`time() - max(ts{j="x"}) or (c{} unless c{} offset 1h)`, []selectorRef{{"max", "ts", `j="x"`, ""}, {"", "c", "", ""}, {"", "c", "", ""}}},
 		{`group by (job) (x)`, nil},
@@ -330,10 +374,22 @@ func TestSelectors(t *testing.T) {
 	}
 }
 
+// TestQueriesUseExporterMetrics checks that every metric a query reads is
+// the exporter's, or recorded by the repository's rules.
 func TestQueriesUseExporterMetrics(t *testing.T) {
 	queries, err := Queries()
 	if err != nil {
 		t.Fatal(err)
+	}
+	rules, err := alerts.Rules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	known := slices.Clone(exporterMetrics)
+	for _, r := range rules {
+		if r.Record != "" {
+			known = append(known, r.Record)
+		}
 	}
 	for _, q := range queries {
 		names := exporterNameRE.FindAllString(q.Expr, -1)
@@ -346,25 +402,36 @@ func TestQueriesUseExporterMetrics(t *testing.T) {
 			t.Errorf("%s / %s: %q selects no metric", q.Dashboard, q.Panel, q.Expr)
 		}
 		for _, n := range names {
-			if !slices.Contains(exporterMetrics, n) {
-				t.Errorf("%s / %s: metric %s is not exposed by the exporter", q.Dashboard, q.Panel, n)
+			if !slices.Contains(known, n) {
+				t.Errorf("%s / %s: metric %s is neither exposed by the exporter nor recorded by alerts/", q.Dashboard, q.Panel, n)
 			}
 		}
 	}
 }
 
+// intervalRE finds $__interval and ${__interval}, but not $__interval_ms.
+var intervalRE = regexp.MustCompile(`\$(?:__interval|\{__interval\})(?:[^_\w]|$)`)
+
 // TestQueryConventions checks the PromQL rules of dashboards-alerts.md on
 // every panel target: matchers, windows and no raw counters on graphs.
+// Windows: $__interval leaves gaps when the scrape interval is longer than
+// the step, so graphs take rate() over $__rate_interval, scaled to a count
+// per interval by $__interval_ms / 1000 (the bars then add up to the
+// events, which increase() over overlapping windows would overcount);
+// stat, table and bar gauge panels take increase() over $__range.
 func TestQueryConventions(t *testing.T) {
 	queries, err := Queries()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, q := range queries {
+		where := q.Dashboard + " / " + q.Panel
+		if intervalRE.MatchString(q.Expr) {
+			t.Errorf("%s: %q uses $__interval, want $__rate_interval", where, q.Expr)
+		}
 		if q.Kind != KindTarget {
 			continue
 		}
-		where := q.Dashboard + " / " + q.Panel
 		refs := selectors(q.Expr)
 		if len(refs) == 0 {
 			t.Errorf("%s: %q has no selector with matchers", where, q.Expr)
@@ -385,12 +452,8 @@ func TestQueryConventions(t *testing.T) {
 					t.Errorf("%s: %s(%s[%s]), want [$__rate_interval]", where, r.fn, r.name, r.window)
 				}
 			case "increase":
-				want := "$__interval"
-				if q.Instant {
-					want = "$__range"
-				}
-				if r.window != want {
-					t.Errorf("%s: increase(%s[%s]) in a %s panel, want [%s]", where, r.name, r.window, q.PanelType, want)
+				if !q.Instant || r.window != "$__range" {
+					t.Errorf("%s: increase(%s[%s]) in a %s panel, want increase over [$__range] in instant panels, rate over [$__rate_interval] in graphs", where, r.name, r.window, q.PanelType)
 				}
 			default:
 				if r.window != "" {
@@ -401,6 +464,116 @@ func TestQueryConventions(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestIntervalRE shows what counts as $__interval.
+func TestIntervalRE(t *testing.T) {
+	for expr, want := range map[string]bool{
+		`increase(x[$__interval])`:                   true,
+		`increase(x[${__interval}])`:                 true,
+		`rate(x[$__rate_interval]) * $__interval_ms`: false,
+		`x offset $__interval`:                       true,
+		`increase(x[$__range])`:                      false,
+	} {
+		if got := intervalRE.MatchString(expr); got != want {
+			t.Errorf("intervalRE on %q: %v, want %v", expr, got, want)
+		}
+	}
+}
+
+// eventMetrics are the counters that carry an exemplar with the event's id.
+var eventMetrics = []string{"vonage_audit_events_total", "vonage_audit_user_events_total"}
+
+// TestExemplars checks that the graphs of event counters ask for their
+// exemplars, and no other target does: the exemplar of a series is its
+// newest event, which the datasource links to (provisioning/datasource.yml).
+func TestExemplars(t *testing.T) {
+	queries, err := Queries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, q := range queries {
+		want := false
+		if q.Kind == KindTarget && q.PanelType == "timeseries" {
+			for _, r := range selectors(q.Expr) {
+				want = want || slices.Contains(eventMetrics, r.name)
+			}
+		}
+		if q.Exemplar != want {
+			t.Errorf("%s / %s: exemplar %v, want %v", q.Dashboard, q.Panel, q.Exemplar, want)
+		}
+		if want {
+			n++
+		}
+	}
+	if n == 0 {
+		t.Error("no event panel shows exemplars")
+	}
+}
+
+// TestSensitiveTypesFromRules checks that no dashboard names a sensitive
+// event type: they read vonage_audit:sensitive_events_total, whose recording
+// rules are the one list of them.
+func TestSensitiveTypesFromRules(t *testing.T) {
+	sensitive, err := alerts.SensitiveEventTypes()
+	if err != nil || len(sensitive) == 0 {
+		t.Fatalf("sensitive event types %v: %v", sensitive, err)
+	}
+	queries, err := Queries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	reads := false
+	for _, q := range queries {
+		reads = reads || strings.Contains(q.Expr, alerts.SensitiveRecord)
+		for _, typ := range alerts.EventTypes(q.Expr) {
+			for s := range sensitive {
+				if strings.HasPrefix(typ, s) {
+					t.Errorf("%s / %s names the sensitive type %s: read %s instead", q.Dashboard, q.Panel, typ, alerts.SensitiveRecord)
+				}
+			}
+		}
+	}
+	if !reads {
+		t.Errorf("no dashboard reads %s", alerts.SensitiveRecord)
+	}
+}
+
+// TestProvisionedDatasource checks that the datasource does not take over an
+// existing Grafana's default, and links exemplars by their event_id.
+func TestProvisionedDatasource(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("provisioning", "datasource.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var file struct {
+		Datasources []struct {
+			Type      string `yaml:"type"`
+			IsDefault bool   `yaml:"isDefault"`
+			JSONData  struct {
+				Exemplars []struct {
+					Name string `yaml:"name"`
+					URL  string `yaml:"url"`
+				} `yaml:"exemplarTraceIdDestinations"`
+			} `yaml:"jsonData"`
+		} `yaml:"datasources"`
+	}
+	if err := yaml.Unmarshal(data, &file); err != nil {
+		t.Fatalf("decoding datasource.yml: %v", err)
+	}
+	if len(file.Datasources) != 1 || file.Datasources[0].Type != "prometheus" {
+		t.Fatalf("want one prometheus datasource, got %+v", file.Datasources)
+	}
+	ds := file.Datasources[0]
+	if ds.IsDefault {
+		t.Error("the provisioned datasource is the default: it would replace an existing Grafana's")
+	}
+	// $$ is a literal $ in provisioning files, which expand environment variables.
+	if len(ds.JSONData.Exemplars) != 1 || ds.JSONData.Exemplars[0].Name != "event_id" ||
+		!strings.Contains(ds.JSONData.Exemplars[0].URL, "$${__value.raw}") {
+		t.Errorf("exemplarTraceIdDestinations %+v, want one for event_id with a URL holding $${__value.raw}", ds.JSONData.Exemplars)
 	}
 }
 
@@ -451,6 +624,7 @@ func TestSubstitute(t *testing.T) {
 			`rate(x{job=~".+",instance=~".+",account=~".*"}[4m])`},
 		{"durations", `increase(x[$__interval]) + increase(x[${__range}]) + x offset $__range`, nil,
 			`increase(x[2m]) + increase(x[24h]) + x offset 24h`},
+		{"interval in ms", `rate(x[$__rate_interval]) * $__interval_ms / 1000`, nil, `rate(x[4m]) * 120000 / 1000`},
 		{"given values", `increase(x{user=~"${user:regex}",job=~"$job"}[$__range])`,
 			map[string]string{"user": "alice", "job": "vonage", "__range": "10m"},
 			`increase(x{user=~"alice",job=~"vonage"}[10m])`},
