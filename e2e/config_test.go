@@ -175,7 +175,7 @@ func scaledRules(t *testing.T, dir string) string {
 	i := 0
 	for _, g := range got.Groups {
 		for _, r := range g.Rules {
-			if i >= len(want) || r.Alert != want[i].Alert || r.Expr != want[i].Expr {
+			if i >= len(want) || r.Alert != want[i].Alert || r.Record != want[i].Record || r.Expr != want[i].Expr {
 				t.Fatalf("scaling the rules changed rule %d (%s)", i, r.Alert)
 			}
 			i++

@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -37,13 +38,15 @@ const (
 	versionPkg   = "github.com/prometheus/common/version"
 	buildVersion = "0.0.0-e2e"
 
-	// The security event the test injects, by a user of its own so that
-	// events the simulator makes up cannot be mistaken for it.
-	intruder      = "e2e-intruder@example.com"
-	sensitiveType = "ACCOUNT_SECRET_CREATE"
-	sensitiveRule = "VonageAuditAPICredentialsChanged"
-	healthRule    = "VonageAuditPollsFailing"
-	downRule      = "VonageAuditExporterDown"
+	// The security event the test injects, by a user of its own, from a
+	// source the simulator never makes up ("E2E", counted as "other"), so
+	// that its series and its alert are its own.
+	intruder       = "e2e-intruder@example.com"
+	intruderSource = "E2E"
+	sensitiveType  = "ACCOUNT_SECRET_CREATE"
+	sensitiveRule  = "VonageAuditAPICredentialsChanged"
+	healthRule     = "VonageAuditPollsFailing"
+	downRule       = "VonageAuditExporterDown"
 
 	// Each wait is bounded by this; together they keep the test within
 	// a few minutes even when every wait runs out.
@@ -98,6 +101,23 @@ type run struct {
 	started time.Time // when Prometheus started
 }
 
+// exporterRun is one exporter of the test. Two of them are replicas: the
+// same configuration, the same account, polling the same Audit API.
+type exporterRun struct {
+	name, mode string
+}
+
+var exporterRuns = []exporterRun{
+	{"exporter (interval mode)", "interval"},
+	{"exporter (scrape mode)", "scrape"},
+	{"exporter (interval mode, second replica)", "interval"},
+}
+
+// The two replicas' indices in exporterRuns, and the scrape-mode exporter's.
+const (
+	replica, otherReplica, scrapeExporter = 0, 2, 1
+)
+
 func TestEndToEnd(t *testing.T) {
 	prometheusBin := lookTool(t, "prometheus")
 	alertmanagerBin := lookTool(t, "prometheus-alertmanager", "alertmanager")
@@ -118,18 +138,14 @@ func TestEndToEnd(t *testing.T) {
 	liveCtx, stopLive := context.WithCancel(context.Background())
 	var live sync.WaitGroup
 	t.Cleanup(func() { stopLive(); live.Wait() })
-	live.Add(2)
-	go func() { defer live.Done(); sim.Run(liveCtx, 4) }()
-	go func() { defer live.Done(); injectFaults(liveCtx, sim) }()
+	live.Go(func() { sim.Run(liveCtx, 4) })
 
 	secretFile := filepath.Join(dir, "secret")
 	if err := os.WriteFile(secretFile, []byte(apiSecret+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var exporters []*process
-	var exporterAddrs []string
+	configs := map[string]string{} // by account
 	for _, mode := range []string{"interval", "scrape"} {
-		addr := freeAddr(t)
 		cfg := filepath.Join(dir, mode+".yml")
 		body := fmt.Sprintf(`api_url: %s
 mode: %s
@@ -147,7 +163,13 @@ accounts:
 		if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		p := startProcess(t, "exporter ("+mode+" mode)", exporterBinary, "--config.file="+cfg, "--web.listen-address="+addr)
+		configs["e2e-"+mode] = cfg
+	}
+	var exporters []*process
+	var exporterAddrs []string
+	for _, e := range exporterRuns {
+		addr := freeAddr(t)
+		p := startProcess(t, e.name, exporterBinary, "--config.file="+configs["e2e-"+e.mode], "--web.listen-address="+addr)
 		exporters = append(exporters, p)
 		exporterAddrs = append(exporterAddrs, addr)
 	}
@@ -178,28 +200,35 @@ accounts:
 		"--web.listen-address="+promAddr)
 	prom.waitReady(t, r.prom.base+"/-/ready", maxWait)
 
-	r.waitValue(`count(up{job="`+job+`"} == 1)`, 2, "both exporters scraped and up")
+	n := float64(len(exporterRuns))
+	r.waitValue(`count(up{job="`+job+`"} == 1)`, n, "every exporter scraped and up")
 	r.checkRulesLoaded()
-	r.waitValue(`count(count_over_time(vonage_audit_user_events_total{user="`+intruder+`"}[1m]) >= 2)`, 2,
-		"two scrapes of the intruder's series from both exporters")
+	r.waitValue(`count(count_over_time(vonage_audit_user_events_total{user="`+intruder+`"}[1m]) >= 2)`, n,
+		"two scrapes of the intruder's series from every exporter")
 
-	// A sensitive event raises its alert, for each exporter's account.
-	if got := hook.firing(began, map[string]string{"user": intruder}); len(got) > 0 {
-		t.Fatalf("an alert on the intruder fired before the event was injected: %v", got[0].Labels)
+	// A healthy system, before any fault: no panel shows "No data".
+	r.checkPanelsHaveSeries()
+
+	// A sensitive event raises its alert, for each exporter's account, from
+	// vonage_audit_events_total alone; the alert's events annotation is a
+	// command line that lists the event, with its user.
+	intruderAlert := map[string]string{"alertname": sensitiveRule, "source": "other"}
+	if got := hook.firing(began, intruderAlert); len(got) > 0 {
+		t.Fatalf("an alert on the intruder's series fired before the event was injected: %v", got[0].Labels)
 	}
 	injected := time.Now()
 	sim.Add(intruderEvent(injected))
-	for _, account := range []string{"e2e-interval", "e2e-scrape"} {
+	for account, cfg := range configs {
 		a := r.waitAlert(hook, injected, map[string]string{
-			"alertname": sensitiveRule, "account": account, "user": intruder, "event_type": sensitiveType, "severity": "critical",
+			"alertname": sensitiveRule, "account": account, "source": "other", "event_type": sensitiveType,
+			"category": "credentials", "severity": "critical",
 		})
-		if !strings.Contains(a.Annotations["description"], intruder) {
-			t.Errorf("%s description does not name the user: %q", sensitiveRule, a.Annotations["description"])
-		}
 		t.Logf("%s fired for account %s %s after the event was injected", sensitiveRule, account, a.Received.Sub(injected).Round(100*time.Millisecond))
+		checkEventsCommand(t, a, cfg)
 	}
 
 	// Every dashboard query returns data, while faults and live events go on.
+	live.Go(func() { injectFaults(liveCtx, sim) })
 	r.checkDashboards()
 
 	// Prometheus's counters equal the events served, once the live events
@@ -207,7 +236,8 @@ accounts:
 	stopLive()
 	live.Wait()
 	sim.SetFaults(simulator.Faults{})
-	r.checkCounters(sim)
+	r.checkCounters(sim, exporterAddrs)
+	r.checkReplicasCountedOnce(exporterAddrs[replica], exporterAddrs[otherReplica])
 
 	for i, addr := range exporterAddrs {
 		checkMetrics(t, promtool, addr, exporters[i].name)
@@ -223,9 +253,9 @@ accounts:
 	}
 
 	// Stopping an exporter makes its target down.
-	exporters[1].stop(t)
+	exporters[scrapeExporter].stop(t)
 	stopped = time.Now()
-	a := r.waitAlert(hook, stopped, map[string]string{"alertname": downRule, "instance": exporterAddrs[1]})
+	a := r.waitAlert(hook, stopped, map[string]string{"alertname": downRule, "instance": exporterAddrs[scrapeExporter]})
 	t.Logf("%s fired %s after the scrape-mode exporter stopped", downRule, a.Received.Sub(stopped).Round(100*time.Millisecond))
 
 	for _, p := range exporters {
@@ -243,7 +273,7 @@ func intruderEvent(at time.Time) simulator.Event {
 		CreatedAt:         at,
 		UserEmail:         intruder,
 		UserID:            4242424,
-		Source:            "CD",
+		Source:            intruderSource,
 		SourceIP:          "203.0.113.66",
 		SourceDescription: "Customer dashboard",
 		SourceCountry:     "NL",
@@ -319,7 +349,9 @@ func (r *run) checkRulesLoaded() {
 	}
 	var names []string
 	for _, w := range want {
-		names = append(names, w.Alert)
+		if w.Alert != "" {
+			names = append(names, w.Alert)
+		}
 	}
 	slices.Sort(got)
 	slices.Sort(names)
@@ -344,12 +376,31 @@ func (r *run) waitAlert(hook *webhook, since time.Time, match map[string]string)
 	return got
 }
 
+// query runs a dashboard query as Grafana would at end, with vars and the
+// dashboards' defaults in place of its variables. Panels that Grafana runs as
+// instant queries are instant queries over the run so far ($__range); the
+// others are range queries over the run with a 5s step, their intervals left
+// at the dashboards' 2m minimum interval and 4m rate window (Substitute's
+// defaults).
+func (r *run) query(q dashboards.Query, end time.Time, vars map[string]string) ([]series, error) {
+	all := map[string]string{"__range": fmt.Sprintf("%ds", int(math.Ceil(end.Sub(r.started).Seconds())))}
+	maps.Copy(all, vars)
+	expr := dashboards.Substitute(q.Expr, all)
+	var res []series
+	var err error
+	if q.Instant {
+		res, err = r.prom.instant(context.Background(), expr, end)
+	} else {
+		res, err = r.prom.rangeQuery(context.Background(), expr, r.started, end, 5*time.Second)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s / %s %s %q: %w", q.Dashboard, q.Kind, q.Panel, expr, err)
+	}
+	return res, nil
+}
+
 // checkDashboards runs every panel, variable and annotation query of every
-// dashboard, with Grafana's variables substituted, until each returns data.
-// Panels that Grafana runs as instant queries are instant queries over the
-// run so far ($__range); the others are range queries over the run with a
-// 5s step, their $__interval and $__rate_interval left at the dashboards'
-// 2m minimum interval and rate window (Substitute's defaults).
+// dashboard until each returns data other than zero.
 func (r *run) checkDashboards() {
 	r.t.Helper()
 	queries, err := dashboards.Queries()
@@ -362,25 +413,20 @@ func (r *run) checkDashboards() {
 	var rangeQueries, instantQueries int
 	waitFor(r.t, "every dashboard query to return data", maxWait, func() (bool, string) {
 		end := time.Now()
-		rng := fmt.Sprintf("%ds", int(math.Ceil(end.Sub(r.started).Seconds())))
 		var empty []string
 		rangeQueries, instantQueries = 0, 0
 		for _, q := range queries {
-			expr := dashboards.Substitute(q.Expr, map[string]string{"__range": rng})
-			var res []series
-			var err error
 			if q.Instant {
 				instantQueries++
-				res, err = r.prom.instant(context.Background(), expr, end)
 			} else {
 				rangeQueries++
-				res, err = r.prom.rangeQuery(context.Background(), expr, r.started, end, 5*time.Second)
 			}
+			res, err := r.query(q, end, nil)
 			if err != nil {
-				r.t.Fatalf("%s / %s %s %q: %v", q.Dashboard, q.Kind, q.Panel, expr, err)
+				r.t.Fatal(err)
 			}
 			if !hasData(res) {
-				empty = append(empty, fmt.Sprintf("%s / %s %q: %s", q.Dashboard, q.Kind, q.Panel, expr))
+				empty = append(empty, fmt.Sprintf("%s / %s %q: %s", q.Dashboard, q.Kind, q.Panel, q.Expr))
 			}
 		}
 		return len(empty) == 0, fmt.Sprintf("%d queries without data:\n%s", len(empty), strings.Join(empty, "\n"))
@@ -389,53 +435,53 @@ func (r *run) checkDashboards() {
 }
 
 // checkCounters waits until Prometheus's view of vonage_audit_events_total,
-// for each exporter's account, equals the events the simulator served, and
-// checks that the user and country breakdowns add up to the same total.
-func (r *run) checkCounters(sim *simulator.Server) {
+// for each exporter, equals the events the simulator served, and checks
+// that the user and country breakdowns add up to the same total.
+func (r *run) checkCounters(sim *simulator.Server, instances []string) {
 	r.t.Helper()
-	accounts := []string{"e2e-interval", "e2e-scrape"}
 	var want map[string]float64
 	var total float64
 	waitFor(r.t, "Prometheus's counters to equal the events served", maxWait, func() (bool, string) {
 		want, total = tally(sim.Visible())
-		res, err := r.prom.instant(context.Background(), `sum by (account, event_type, source) (vonage_audit_events_total{job="`+r.job+`"})`, time.Now())
+		res, err := r.prom.instant(context.Background(), `sum by (instance, event_type, source) (vonage_audit_events_total{job="`+r.job+`"})`, time.Now())
 		if err != nil {
 			return false, err.Error()
 		}
 		got := map[string]map[string]float64{}
 		for _, s := range res {
-			acct := string(s.Metric["account"])
-			if got[acct] == nil {
-				got[acct] = map[string]float64{}
+			inst := string(s.Metric["instance"])
+			if got[inst] == nil {
+				got[inst] = map[string]float64{}
 			}
-			got[acct][string(s.Metric["event_type"])+"|"+string(s.Metric["source"])] = s.Values[0]
+			got[inst][string(s.Metric["event_type"])+"|"+string(s.Metric["source"])] = s.Values[0]
 		}
-		for _, a := range accounts {
-			if diff := diffCounts(got[a], want); diff != "" {
-				return false, fmt.Sprintf("account %s: %s", a, diff)
+		for _, inst := range instances {
+			if diff := diffCounts(got[inst], want); diff != "" {
+				return false, fmt.Sprintf("instance %s: %s", inst, diff)
 			}
 		}
 		return true, ""
 	})
 	for _, metric := range []string{"vonage_audit_user_events_total", "vonage_audit_country_events_total", "vonage_audit_events_ingested_total"} {
-		res, err := r.prom.instant(context.Background(), `sum by (account) (`+metric+`{job="`+r.job+`"})`, time.Now())
+		res, err := r.prom.instant(context.Background(), `sum by (instance, account) (`+metric+`{job="`+r.job+`"})`, time.Now())
 		if err != nil {
 			r.t.Fatal(err)
 		}
-		if len(res) != len(accounts) {
-			r.t.Errorf("sum by (account) (%s) returned %d series, want %d", metric, len(res), len(accounts))
+		if len(res) != len(instances) {
+			r.t.Errorf("sum by (instance, account) (%s) returned %d series, want %d", metric, len(res), len(instances))
 		}
 		for _, s := range res {
 			if s.Values[0] != total {
-				r.t.Errorf("%s of account %s adds up to %v, want the %v events served", metric, s.Metric["account"], s.Values[0], total)
+				r.t.Errorf("%s of account %s on %s adds up to %v, want the %v events served", metric, s.Metric["account"], s.Metric["instance"], s.Values[0], total)
 			}
 		}
 	}
-	r.t.Logf("Prometheus's counters equal the %v events the simulator served, in %d event_type/source series, for both accounts", total, len(want))
+	r.t.Logf("Prometheus's counters equal the %v events the simulator served, in %d event_type/source series, on all %d exporters", total, len(want), len(instances))
 }
 
 // tally counts the events the exporter must count by "event_type|source":
-// all but those without a type, which it skips as invalid.
+// all but those without a type, which it skips as invalid. The intruder's
+// undocumented source is counted as "other".
 func tally(events []simulator.Event) (map[string]float64, float64) {
 	m := map[string]float64{}
 	var total float64
@@ -443,7 +489,11 @@ func tally(events []simulator.Event) (map[string]float64, float64) {
 		if e.EventType == "" {
 			continue
 		}
-		m[e.EventType+"|"+e.Source]++
+		source := e.Source
+		if source == intruderSource {
+			source = "other"
+		}
+		m[e.EventType+"|"+source]++
 		total++
 	}
 	return m, total
