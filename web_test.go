@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"math/big"
@@ -304,7 +305,7 @@ func TestIdleConnectionsAreClosed(t *testing.T) {
 		if err := c.SetReadDeadline(bound); err != nil {
 			t.Fatal(err)
 		}
-		if n, err := c.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+		if n, err := c.Read(make([]byte, 1)); n != 0 || !errors.Is(err, io.EOF) {
 			t.Fatalf("connection %d: read %d bytes, %v; want the server to close it within its idle timeout (EOF)", i, n, err)
 		}
 	}
