@@ -31,7 +31,7 @@ func run() int {
 	app.Help = "Prometheus exporter for the Vonage Audit API. Serving the exporter is the default command."
 	// The serve command's flags are the application's, as in node_exporter,
 	// so that the top-level --help lists them: serve is what most users run,
-	// and it runs without being named.
+	// and it runs without being named. The other commands ignore them.
 	var (
 		configFile = app.Flag("config.file", "Path to the configuration file. Without it, one account is read from VONAGE_API_KEY and VONAGE_API_SECRET.").String()
 		demo       = app.Flag("demo", "Run against a built-in Audit API simulator instead of a Vonage account.").Bool()
