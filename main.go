@@ -26,20 +26,26 @@ func main() {
 // run is main without os.Exit, so that its deferred calls run before the
 // process exits with the code it returns.
 func run() int {
+	stampVersion()
 	app := kingpin.CommandLine
 	app.Help = "Prometheus exporter for the Vonage Audit API. Serving the exporter is the default command."
+	// The serve command's flags are the application's, as in node_exporter,
+	// so that the top-level --help lists them: serve is what most users run,
+	// and it runs without being named. The other commands ignore them.
 	var (
 		configFile = app.Flag("config.file", "Path to the configuration file. Without it, one account is read from VONAGE_API_KEY and VONAGE_API_SECRET.").String()
 		demo       = app.Flag("demo", "Run against a built-in Audit API simulator instead of a Vonage account.").Bool()
 		logLevel   = app.Flag("log.level", "Only log messages with the given severity or above. One of: [debug, info, warn, error]").Default("info").Enum("debug", "info", "warn", "error")
 		logFormat  = app.Flag("log.format", "Output format of log messages. One of: [logfmt, json]").Default("logfmt").Enum("logfmt", "json")
 
-		serveCmd      = app.Command("serve", "Serve the exporter (the default command).").Default()
-		configCheck   = serveCmd.Flag("config.check", "Validate the configuration, print it with secrets hidden, and exit.").Bool()
-		metricsPath   = serveCmd.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
-		timeoutOffset = serveCmd.Flag("scrape.timeout-offset", "Scrape mode: time taken off the scrape timeout that Prometheus sends.").Default("0.5s").Duration()
-		lifecycle     = serveCmd.Flag("web.enable-lifecycle", "Enable reloading the configuration with POST or PUT to /-/reload.").Bool()
-		webConfig     = kingpinflag.AddFlags(serveCmd, ":9887")
+		configCheck   = app.Flag("config.check", "Validate the configuration, print it with secrets hidden, and exit.").Bool()
+		metricsPath   = app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
+		timeoutOffset = app.Flag("scrape.timeout-offset", "Scrape mode: time taken off the scrape timeout that Prometheus sends.").Default("0.5s").Duration()
+		lifecycle     = app.Flag("web.enable-lifecycle", "Enable reloading the configuration with POST or PUT to /-/reload.").Bool()
+		pprof         = app.Flag("web.enable-pprof", "Serve the Go runtime's profiles under /debug/pprof/, and link them from the landing page.").Bool()
+		webConfig     = kingpinflag.AddFlags(app, ":9887")
+
+		serveCmd = app.Command("serve", "Serve the exporter (the default command).").Default()
 
 		simulateCmd  = app.Command("simulate", "Serve a simulated Audit API, for trying dashboards and alerts without a Vonage account.")
 		simulateOpts = simulateFlags(simulateCmd)
@@ -68,6 +74,7 @@ func run() int {
 				metricsPath:     *metricsPath,
 				timeoutOffset:   *timeoutOffset,
 				enableLifecycle: *lifecycle,
+				enablePprof:     *pprof,
 				reload:          func() (*config.Config, error) { return reloadConfig(*configFile, *demo, cfg) },
 				web:             webConfig,
 				webLogger:       slogger,

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -206,5 +207,35 @@ func TestNoCredentialsSaysHowToConfigure(t *testing.T) {
 	}
 	if !strings.Contains(string(out), "VONAGE_API_KEY") {
 		t.Errorf("the error does not say how to configure credentials:\n%s", out)
+	}
+}
+
+// The top-level --help, which a new user reads first, lists the flags of
+// serve, the default command; serve's own help still does.
+func TestHelpListsServeFlags(t *testing.T) {
+	flags := []string{"web.listen-address", "web.config.file", "web.telemetry-path", "web.enable-lifecycle",
+		"web.enable-pprof", "web.systemd-socket", "config.check", "scrape.timeout-offset"}
+	for _, args := range [][]string{{"--help"}, {"serve", "--help"}} {
+		out, err := exec.Command(binary, args...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, out)
+		}
+		for _, f := range flags {
+			// Boolean flags read --[no-]name.
+			if !regexp.MustCompile(`(--|\])` + regexp.QuoteMeta(f) + `\b`).Match(out) {
+				t.Errorf("%v does not list --%s:\n%s", args, f, out)
+			}
+		}
+	}
+}
+
+// A binary built without -ldflags still says what it is.
+func TestVersionWithoutLdflags(t *testing.T) {
+	out, err := exec.Command(binary, "--version").CombinedOutput()
+	if err != nil {
+		t.Fatalf("--version: %v\n%s", err, out)
+	}
+	if !regexp.MustCompile(`^vonage_audit_exporter, version \S+ \(`).Match(out) {
+		t.Errorf("--version names no version:\n%s", out)
 	}
 }

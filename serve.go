@@ -30,6 +30,7 @@ type serveOptions struct {
 	metricsPath     string
 	timeoutOffset   time.Duration
 	enableLifecycle bool
+	enablePprof     bool
 	// reload loads the configuration again, for SIGHUP and /-/reload.
 	reload func() (*config.Config, error)
 	web    *web.FlagConfig
@@ -72,25 +73,13 @@ func serve(ctx context.Context, cfg *config.Config, o serveOptions, logger log.L
 		})
 	}
 
-	mux := http.NewServeMux()
-	mux.Handle(o.metricsPath, exp.Handler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+	mux, err := newMux(o, exp.Handler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{
 		ErrorLog:      stdlog.New(log.NewStdlibAdapter(level.Error(logger)), "", 0),
 		ErrorHandling: promhttp.ContinueOnError,
-	})))
-	if o.metricsPath != "/" {
-		landing, err := web.NewLandingPage(web.LandingConfig{
-			Name:        "Vonage Audit Exporter",
-			Description: "Prometheus exporter for the Vonage Audit API",
-			Version:     version.Info(),
-			Links:       []web.LandingLinks{{Address: o.metricsPath, Text: "Metrics"}},
-		})
-		if err != nil {
-			return fmt.Errorf("creating the landing page: %w", err)
-		}
-		mux.Handle("/", landing)
+	})), exp.Ready, reload)
+	if err != nil {
+		return err
 	}
-
-	mux.Handle("/-/reload", reloadHandler(o.enableLifecycle, reload))
 
 	exp.Start(ctx)
 	defer exp.Stop()
@@ -99,7 +88,7 @@ func serve(ctx context.Context, cfg *config.Config, o serveOptions, logger log.L
 	defer signal.Stop(hup)
 	go reloadOn(ctx, hup, reload)
 
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := newServer(mux, idleTimeout)
 	stop := context.AfterFunc(ctx, func() {
 		level.Info(logger).Log("msg", "Shutting down")
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

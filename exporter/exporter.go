@@ -52,6 +52,7 @@ type Exporter struct {
 	accounts  []*managed
 	statePath string // "" when no state is saved
 	status    collector.Status
+	ready     bool // see Ready
 }
 
 // managed is one account with its runner, its API metrics, and the settings
