@@ -39,6 +39,8 @@ func run() int {
 		metricsPath   = serveCmd.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
 		timeoutOffset = serveCmd.Flag("scrape.timeout-offset", "Scrape mode: time taken off the scrape timeout that Prometheus sends.").Default("0.5s").Duration()
 		lifecycle     = serveCmd.Flag("web.enable-lifecycle", "Enable reloading the configuration with POST or PUT to /-/reload.").Bool()
+		shardIndex    = serveCmd.Flag("shard", "Poll and export only the accounts of this shard, numbered from 0: those whose name's FNV-1a 64-bit hash modulo --total-shards is this number. Each shard keeps its own state file.").Default("0").Int()
+		totalShards   = serveCmd.Flag("total-shards", "Number of exporters that split the accounts of one configuration between them, each with its own --shard.").Default("1").Int()
 		webConfig     = kingpinflag.AddFlags(serveCmd, ":9887")
 
 		simulateCmd  = app.Command("simulate", "Serve a simulated Audit API, for trying dashboards and alerts without a Vonage account.")
@@ -46,6 +48,9 @@ func run() int {
 
 		apiCmds = cli.Register(app) // events list, events get, event-types
 	)
+	serveCmd.Validate(func(*kingpin.CmdClause) error {
+		return config.Shard{Index: *shardIndex, Total: *totalShards}.Validate()
+	})
 	simulatorFlags(app, &simulatorReadings) // --sim.*: the readings of the API that --demo and simulate serve
 	app.Version(version.Print(exporterName))
 	app.HelpFlag.Short('h')
@@ -63,6 +68,7 @@ func run() int {
 	case serveCmd.FullCommand():
 		var cfg *config.Config
 		if cfg, err = loadConfig(ctx, *configFile, *demo, logger); err == nil {
+			cfg.Shard = config.Shard{Index: *shardIndex, Total: *totalShards}
 			err = serve(ctx, cfg, serveOptions{
 				check:           *configCheck,
 				metricsPath:     *metricsPath,
