@@ -35,6 +35,9 @@ const (
 	// scaleRate is the simulator's mean events a second while busy: with
 	// the hour of history, about 80 events in all, read by every account.
 	scaleRate = 0.5
+	// scaleScrapeTimeout bounds a scrape, so that a stuck exporter makes
+	// poor figures rather than a hung run.
+	scaleScrapeTimeout = 60 * time.Second
 	// scaleTermWait is how long SIGTERM is given before a kill.
 	scaleTermWait = 120 * time.Second
 )
@@ -54,9 +57,9 @@ type scaleScrape struct {
 // scrape, most of it, is only measured.
 var scaleFamilies = []string{"vonage_audit_polls_total{", "vonage_audit_cursor_timestamp_seconds{", "vonage_audit_events_total{", "process_resident_memory_bytes "}
 
-func scrapeScale(url string) (scaleScrape, error) {
+func scrapeScale(client *http.Client, url string) (scaleScrape, error) {
 	start := time.Now()
-	resp, err := http.Get(url)
+	resp, err := client.Get(url)
 	if err != nil {
 		return scaleScrape{}, fmt.Errorf("scraping: %w", err)
 	}
@@ -186,13 +189,17 @@ func runScale(b *testing.B) {
 		log, _ := os.ReadFile(logPath)
 		b.Fatalf(format+"\nlast of the exporter's log:\n%s", append(args, tail(string(log), 20))...)
 	}
+	client := &http.Client{Timeout: scaleScrapeTimeout}
 	url := "http://" + addr + "/metrics"
+	loadBefore := loadAverage()
 
 	ctx, stopEvents := context.WithCancel(context.Background())
+	defer stopEvents()
 	go sim.Run(ctx, scaleRate)
+	time.AfterFunc(scaleBusy, stopEvents)
 
 	for {
-		if resp, err := http.Get("http://" + addr + "/"); err == nil {
+		if resp, err := client.Get("http://" + addr + "/"); err == nil {
 			resp.Body.Close()
 			break
 		}
@@ -201,32 +208,41 @@ func runScale(b *testing.B) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	// Busy: scrapes spread over the busy time, the last at its end.
+	// Busy: scrapes spread over the busy time, the last at its end. A
+	// scrape that fails or times out is counted, and the run goes on.
 	var scrapes []scaleScrape
-	for i := 1; i <= scaleScrapes; i++ {
-		time.Sleep(time.Until(start.Add(scaleBusy * time.Duration(i) / scaleScrapes)))
-		s, err := scrapeScale(url)
+	failed := 0
+	scrape := func() (scaleScrape, bool) {
+		s, err := scrapeScale(client, url)
 		if err != nil {
-			fail("scrape %d: %v", i, err)
+			failed++
+			b.Logf("%v", err)
+			return s, false
 		}
 		scrapes = append(scrapes, s)
+		return s, true
 	}
-	stopEvents()
-	busy := scrapes[len(scrapes)-1]
+	var busy scaleScrape
+	for i := 1; i <= scaleScrapes && time.Since(start) < scaleBusy+scaleScrapeTimeout; i++ {
+		time.Sleep(time.Until(start.Add(scaleBusy * time.Duration(i) / scaleScrapes)))
+		if s, ok := scrape(); ok {
+			busy = s
+		}
+	}
+	if busy.polls == nil {
+		fail("no scrape succeeded while events arrived")
+	}
 	busyElapsed, lagAt := busy.at.Sub(start), float64(busy.at.UnixNano())/1e9
+	<-ctx.Done()
 
 	// Quiet: wait for every account to count what the API served.
 	want := tally(sim.Visible())
 	quietStart := time.Now()
-	var quiet scaleScrape
-	for {
+	quiet := busy
+	for exactAccounts(quiet, names, want) < len(names) && time.Since(quietStart) < scaleQuiet {
 		time.Sleep(2 * time.Second)
-		if quiet, err = scrapeScale(url); err != nil {
-			fail("scrape while quiet: %v", err)
-		}
-		scrapes = append(scrapes, quiet)
-		if exactAccounts(quiet, names, want) == len(names) || time.Since(quietStart) > scaleQuiet {
-			break
+		if s, ok := scrape(); ok {
+			quiet = s
 		}
 	}
 	quietTook := time.Since(quietStart)
@@ -248,7 +264,7 @@ func runScale(b *testing.B) {
 	}
 	stateSize := "none"
 	if fi, err := os.Stat(statePath); err == nil {
-		stateSize = fmt.Sprintf("%.1f MB, saved %s after SIGTERM", float64(fi.Size())/1e6, fi.ModTime().Sub(term).Round(10*time.Millisecond))
+		stateSize = fmt.Sprintf("%.1f MB, last written %s after SIGTERM", float64(fi.Size())/1e6, fi.ModTime().Sub(term).Round(10*time.Millisecond))
 	}
 
 	var polls, lags, sizes, times []float64
@@ -258,7 +274,7 @@ func runScale(b *testing.B) {
 			lags = append(lags, lagAt-c)
 		}
 	}
-	for _, s := range scrapes[:scaleScrapes] {
+	for _, s := range scrapes {
 		sizes = append(sizes, float64(s.size))
 		times = append(times, s.took.Seconds())
 	}
@@ -266,30 +282,39 @@ func runScale(b *testing.B) {
 	for _, p := range polls {
 		sum += p
 	}
-	expected := float64(scaleBusy / scaleInterval)
-	exactBusy, exactQuiet := exactAccounts(busy, names, want), exactAccounts(quiet, names, want)
+	expected := float64(busyElapsed / scaleInterval)
 	// A scrape reads RSS while it runs: the second scrape's is the RSS
 	// after one scrape, the eleventh's after ten.
-	first, last := scrapes[1], scrapes[scaleScrapes]
+	first, last := scrapes[min(1, len(scrapes)-1)], scrapes[min(scaleScrapes, len(scrapes)-1)]
 
-	fmt.Printf("\nScale: %d accounts of one simulator, poll_interval %s, state file, %d events served (%.2f a second for %s, then quiet)\n\n",
-		scaleAccounts, scaleInterval, len(sim.Visible()), scaleRate, scaleBusy)
+	fmt.Printf("\nScale: %d accounts of one simulator, poll_interval %s, state file, %d events served (%.1f a second for %s, then quiet); load average %s before, %s after\n\n",
+		scaleAccounts, scaleInterval, len(sim.Visible()), scaleRate, scaleBusy, loadBefore, loadAverage())
 	fmt.Println("| figure | value | target |")
 	fmt.Println("| --- | --- | --- |")
 	fmt.Printf("| polls a second: needed / done in the first %s | %.0f / %.0f | done ≈ needed |\n", busyElapsed.Round(time.Second), float64(scaleAccounts)/scaleInterval.Seconds(), sum/busyElapsed.Seconds())
-	fmt.Printf("| polls per account in %s (%.0f expected): median / min | %.0f / %.0f | ≥ %.0f |\n", scaleBusy, expected, median(polls), slices.Min(polls), expected*3/4)
+	fmt.Printf("| polls per account in %s (%.0f expected): median / min | %.0f / %.0f | ≥ %.0f |\n", busyElapsed.Round(time.Second), expected, median(polls), slices.Min(polls), expected*3/4)
 	if len(lags) > 0 {
 		fmt.Printf("| cursor lag (now − vonage_audit_cursor_timestamp_seconds) at the end of the busy time: median / max | %.1f s / %.1f s | |\n", median(lags), slices.Max(lags))
 	}
 	fmt.Printf("| accounts that counted exactly what the API served: at the end of the busy time / after quiet | %d / %d of %d (quiet %s) | all |\n",
-		exactBusy, exactQuiet, scaleAccounts, quietTook.Round(time.Second))
-	fmt.Printf("| RSS after 1 scrape / after %d scrapes | %.0f MB / %.0f MB (%.2fx) | ≤ 1.25x |\n", scaleScrapes, first.rss/1e6, last.rss/1e6, last.rss/first.rss)
+		exactAccounts(busy, names, want), exactAccounts(quiet, names, want), scaleAccounts, quietTook.Round(time.Second))
+	fmt.Printf("| RSS after 1 scrape / after %d | %.0f MB / %.0f MB (%.2fx) | ≤ 1.25x |\n", min(scaleScrapes, len(scrapes)-1), first.rss/1e6, last.rss/1e6, last.rss/first.rss)
 	fmt.Printf("| /metrics size: median / max of %d scrapes | %.1f MB / %.1f MB | |\n", len(sizes), median(sizes)/1e6, slices.Max(sizes)/1e6)
-	fmt.Printf("| /metrics time: median / max of %d scrapes | %.2f s / %.2f s | ≈ 1 s |\n", len(times), median(times), slices.Max(times))
+	fmt.Printf("| /metrics time: median / max of %d scrapes (%d failed or over %s) | %.2f s / %.2f s | ≈ 1 s |\n", len(times), failed, scaleScrapeTimeout, median(times), slices.Max(times))
 	fmt.Printf("| SIGTERM to exit | %s | ≤ 30 s |\n", termTook)
 	fmt.Printf("| state file | %s | |\n\n", stateSize)
 	b.ReportMetric(sum/busyElapsed.Seconds(), "polls/s")
-	b.ReportMetric(float64(exactQuiet), "exact-accounts")
+	b.ReportMetric(float64(exactAccounts(quiet, names, want)), "exact-accounts")
+}
+
+// loadAverage is the machine's load average over the last minute, which
+// says how far the figures were measured on a busy machine.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	return strings.Fields(string(b))[0]
 }
 
 // tail is the last n lines of s.
