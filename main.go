@@ -43,6 +43,8 @@ func run() int {
 		timeoutOffset = app.Flag("scrape.timeout-offset", "Scrape mode: time taken off the scrape timeout that Prometheus sends.").Default("0.5s").Duration()
 		lifecycle     = app.Flag("web.enable-lifecycle", "Enable reloading the configuration with POST or PUT to /-/reload.").Bool()
 		pprof         = app.Flag("web.enable-pprof", "Serve the Go runtime's profiles under /debug/pprof/, and link them from the landing page.").Bool()
+		shardIndex    = app.Flag("shard", "Poll and export only the accounts of this shard, numbered from 0: those whose name's FNV-1a 64-bit hash modulo --total-shards is this number. Each shard keeps its own state file.").Default("0").Int()
+		totalShards   = app.Flag("total-shards", "Number of exporters that split the accounts of one configuration between them, each with its own --shard.").Default("1").Int()
 		webConfig     = kingpinflag.AddFlags(app, ":9887")
 
 		serveCmd = app.Command("serve", "Serve the exporter (the default command).").Default()
@@ -52,6 +54,9 @@ func run() int {
 
 		apiCmds = cli.Register(app) // events list, events get, event-types
 	)
+	serveCmd.Validate(func(*kingpin.CmdClause) error {
+		return config.Shard{Index: *shardIndex, Total: *totalShards}.Validate()
+	})
 	simulatorFlags(app, &simulatorReadings) // --sim.*: the readings of the API that --demo and simulate serve
 	app.Version(version.Print(exporterName))
 	app.HelpFlag.Short('h')
@@ -69,6 +74,7 @@ func run() int {
 	case serveCmd.FullCommand():
 		var cfg *config.Config
 		if cfg, err = loadConfig(ctx, *configFile, *demo, logger); err == nil {
+			cfg.Shard = config.Shard{Index: *shardIndex, Total: *totalShards}
 			err = serve(ctx, cfg, serveOptions{
 				check:           *configCheck,
 				metricsPath:     *metricsPath,

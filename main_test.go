@@ -51,7 +51,7 @@ type exporterProcess struct {
 	stderr *testutil.SyncBuffer
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

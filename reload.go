@@ -31,20 +31,25 @@ func loadConfig(ctx context.Context, path string, demo bool, logger log.Logger) 
 
 // reloadConfig reads the configuration again, as at start. In demo mode the
 // demo account, which no file holds, is kept: with a config file, its global
-// settings are reloaded; without one there is nothing to re-read.
+// settings are reloaded; without one there is nothing to re-read. The shard,
+// which comes from the command line, is kept.
 func reloadConfig(path string, demo bool, running *config.Config) (*config.Config, error) {
+	var cfg *config.Config
+	var err error
 	switch {
 	case path == "" && demo:
 		return running, nil
 	case path == "":
-		return config.FromEnv(os.Getenv)
+		cfg, err = config.FromEnv(os.Getenv)
+	default:
+		cfg, err = config.Load(path)
 	}
-	cfg, err := config.Load(path)
 	if err != nil {
 		return nil, err
 	}
 	if demo {
 		cfg.Accounts = running.Accounts
 	}
+	cfg.Shard = running.Shard
 	return cfg, nil
 }

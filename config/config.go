@@ -86,6 +86,10 @@ type Config struct {
 	// file's folder.
 	StateFile string
 	Accounts  []Account
+	// Shard is the part of Accounts this exporter polls and exports. It
+	// comes from the command line, not the file; the zero value owns every
+	// account.
+	Shard Shard
 }
 
 // Account is one Vonage account to read audit events from.

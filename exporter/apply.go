@@ -60,7 +60,9 @@ func (e *Exporter) Reload(load func() (*config.Config, error)) error {
 //   - a removed account stops being polled and exported;
 //   - a changed mode or poll_interval restarts every runner, keeping state.
 //
-// The first Apply reads the state file, if any. On error nothing changes.
+// Only the accounts of cfg.Shard are polled and exported, and its state is
+// kept in the shard's own state file. The first Apply reads the state file,
+// if any. On error nothing changes.
 func (e *Exporter) Apply(cfg *config.Config) error {
 	e.applyMu.Lock()
 	defer e.applyMu.Unlock()
@@ -79,18 +81,19 @@ func (e *Exporter) apply(cfg *config.Config) error {
 	wasRestored := e.status.Restored
 	e.mu.Unlock()
 
+	owned, statePath := cfg.Shard.Accounts(cfg.Accounts), cfg.Shard.StateFile(cfg.StateFile)
 	var saved map[string]state.Account
 	canSave := true
-	if !e.applied && cfg.StateFile != "" {
-		saved, canSave = e.loadState(cfg.StateFile)
+	if !e.applied && statePath != "" {
+		saved, canSave = e.loadState(statePath)
 	}
 
 	// Build everything that can fail before touching what runs.
-	next := make([]*managed, 0, len(cfg.Accounts))
+	next := make([]*managed, 0, len(owned))
 	transfers := map[*poller.Poller]*poller.Poller{}
 	var added, rebuilt, restarted []string
 	restartedBy := map[string][]string{}
-	for _, acc := range cfg.Accounts {
+	for _, acc := range owned {
 		s := specOf(cfg, acc)
 		prev := old[acc.Name]
 		change, keys := config.RestartCounters, []string(nil)
@@ -131,7 +134,7 @@ func (e *Exporter) apply(cfg *config.Config) error {
 		if !keep[m.runner] {
 			m.runner.Stop()
 		}
-		if !hasAccount(cfg.Accounts, name) {
+		if !hasAccount(owned, name) {
 			removed = append(removed, name)
 		}
 	}
@@ -156,11 +159,11 @@ func (e *Exporter) apply(cfg *config.Config) error {
 	}
 
 	e.mu.Lock()
-	if cfg.StateFile != e.statePath && e.applied {
-		level.Info(e.logger).Log("msg", "The state file changed: state is saved there from now on", "state_file", cfg.StateFile)
+	if statePath != e.statePath && e.applied {
+		level.Info(e.logger).Log("msg", "The state file changed: state is saved there from now on", "state_file", statePath)
 	}
 	e.mode, e.interval = cfg.Mode, cfg.PollInterval
-	e.statePath = cfg.StateFile
+	e.statePath = statePath
 	if !canSave {
 		e.statePath = ""
 	}
@@ -171,6 +174,7 @@ func (e *Exporter) apply(cfg *config.Config) error {
 	e.publish()
 	e.mu.Unlock()
 
+	logShard(e.logger, cfg, len(owned), statePath)
 	if ctx != nil && !stopped {
 		for _, m := range next {
 			if !m.runner.Started() {
@@ -184,6 +188,23 @@ func (e *Exporter) apply(cfg *config.Config) error {
 	}
 	e.applied = true
 	return nil
+}
+
+// logShard says, when the accounts are split between exporters, which of
+// them this exporter polls.
+func logShard(logger log.Logger, cfg *config.Config, owned int, statePath string) {
+	if !cfg.Shard.Sharded() {
+		return
+	}
+	keys := []any{"shard", cfg.Shard.Index, "total_shards", cfg.Shard.Total, "accounts", owned, "configured_accounts", len(cfg.Accounts)}
+	if statePath != "" {
+		keys = append(keys, "state_file", statePath)
+	}
+	if owned == 0 {
+		level.Warn(logger).Log(append([]any{"msg", "No configured account falls in this shard: it exports only its own metrics"}, keys...)...)
+		return
+	}
+	level.Info(logger).Log(append([]any{"msg", "Polling the accounts of this shard"}, keys...)...)
 }
 
 func hasAccount(accounts []config.Account, name string) bool {

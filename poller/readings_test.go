@@ -88,10 +88,19 @@ func TestExactUnderEachReadingInBothModes(t *testing.T) {
 // scrape's Refresh.
 func startRunner(t *testing.T, f *pollertest.Fixture, mode string) func() {
 	t.Helper()
+	const interval = 10 * time.Second
 	ticks := make(chan time.Time)
 	r := poller.NewRunner(f.Poller, poller.Schedule{
-		Mode: mode, Interval: 10 * time.Second,
-		NewTicker: func(time.Duration) (<-chan time.Time, func()) { return ticks, func() {} },
+		Mode: mode, Interval: interval,
+		NewTicker: func(d time.Duration) (<-chan time.Time, func()) {
+			if d == interval {
+				return ticks, func() {}
+			}
+			// The wait for the account's offset ends at once.
+			offset := make(chan time.Time, 1)
+			offset <- f.Clock.Now()
+			return offset, func() {}
+		},
 	})
 	r.Start(context.Background())
 	t.Cleanup(r.Stop)
@@ -114,7 +123,7 @@ func startRunner(t *testing.T, f *pollertest.Fixture, mode string) func() {
 			waitPolls(before + 1)
 		}
 	}
-	// Interval mode polls once at start; each tick is taken once the poll
+	// Interval mode polls once at the account's offset; each tick is taken once the poll
 	// before it has ended.
 	waitPolls(1)
 	return func() {

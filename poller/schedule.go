@@ -2,6 +2,7 @@ package poller
 
 import (
 	"context"
+	"hash/fnv"
 	"sync"
 	"time"
 
@@ -19,8 +20,23 @@ type Schedule struct {
 	// Polled is called after each successful poll; in scrape mode, after
 	// the scrape stopped waiting for it.
 	Polled func()
-	// NewTicker makes the interval mode's ticker; nil means time.NewTicker.
+	// NewTicker makes the interval mode's ticker, and the wait for the
+	// account's offset before it; nil means time.NewTicker.
 	NewTicker func(time.Duration) (ticks <-chan time.Time, stop func())
+}
+
+// Offset is where, within each interval counted from the Unix epoch, the
+// account named name polls in interval mode: the FNV-1a 64-bit hash of the
+// name modulo the interval. Accounts are spread over the interval, so that
+// the API sees a steady rate rather than every account at once, and an
+// account keeps its place across restarts and reloads.
+func Offset(name string, interval time.Duration) time.Duration {
+	if interval <= 0 {
+		return 0
+	}
+	h := fnv.New64a()
+	h.Write([]byte(name))
+	return time.Duration(h.Sum64() % uint64(interval))
 }
 
 // Runner runs the polls of one Poller. Both triggers, the interval ticker
@@ -61,8 +77,9 @@ func (r *Runner) Started() bool {
 	return r.ctx != nil
 }
 
-// Start lets polls begin: at once and at each tick in interval mode, at
-// each Refresh in scrape mode. They end when parent is done or on Stop.
+// Start lets polls begin: in interval mode at the account's next Offset,
+// which is at most one interval away, then at each tick; in scrape mode at
+// each Refresh. They end when parent is done or on Stop.
 func (r *Runner) Start(parent context.Context) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -103,10 +120,13 @@ func (r *Runner) Refresh(ctx context.Context) {
 	}
 }
 
-// tick is the interval trigger: a poll at once, then one per tick, each
-// after the last has ended.
+// tick is the interval trigger: a poll at the account's offset, then one
+// per tick, each after the last has ended.
 func (r *Runner) tick(ctx context.Context) {
 	defer r.pending.Done()
+	if !r.waitForOffset(ctx) {
+		return
+	}
 	ticks, stop := r.sched.NewTicker(r.sched.Interval)
 	defer stop()
 	for {
@@ -119,6 +139,35 @@ func (r *Runner) tick(ctx context.Context) {
 		case <-ticks:
 		}
 	}
+}
+
+// waitForOffset waits until the clock is at the account's offset within the
+// interval, and tells whether ctx is still live. The wait is a one-tick
+// ticker so that tests drive it as they drive the interval's ticks.
+func (r *Runner) waitForOffset(ctx context.Context) bool {
+	wait := r.untilOffset()
+	if wait == 0 {
+		return ctx.Err() == nil
+	}
+	ticks, stop := r.sched.NewTicker(wait)
+	defer stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-ticks:
+		return true
+	}
+}
+
+// untilOffset is how long from now until the account's next offset, in
+// [0, interval).
+func (r *Runner) untilOffset() time.Duration {
+	interval := r.sched.Interval
+	if interval <= 0 {
+		return 0
+	}
+	phase := time.Duration(r.poller.opts.Now().UnixNano() % int64(interval))
+	return (Offset(r.poller.Name(), interval) - phase + interval) % interval
 }
 
 // begin starts a poll unless one is under way, or, unless force, it is not

@@ -3,11 +3,27 @@
 # simulator, and prints every figure beside its baseline or bound. Ratios
 # matter, not absolute times: the baseline runs in the same process.
 # Each benchmark runs COUNT times (default 3) and the fastest run is kept.
+#
+# scripts/bench.sh scale runs, instead, the built exporter over 1,000
+# accounts of a simulator, polled every 2 s with a state file (BenchmarkScale
+# in the root package, about 2 to 4 minutes), and prints its figures.
 set -eu
 cd "$(dirname "$0")/.."
 count=${COUNT:-3}
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
+
+if [ "${1:-}" = scale ]; then
+	echo "Running the 1,000-account scale run (a few minutes)..." >&2
+	status=0
+	go test -count=1 -run '^$' -bench '^BenchmarkScale$' -benchtime=1x -timeout 15m . >"$out" 2>&1 || status=$?
+	if [ "$status" -ne 0 ]; then
+		cat "$out"
+		exit "$status"
+	fi
+	grep -E '^(Scale:|\|)' "$out"
+	exit 0
+fi
 
 echo "Running benchmarks (a few minutes)..." >&2
 go test -run '^$' -bench '^BenchmarkIngest$' -benchtime=3000x -count="$count" ./poller >>"$out"
