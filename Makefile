@@ -50,7 +50,10 @@ release:
 	done
 	cd $(DIST) && sha256sum *.tar.gz *.zip *.deb *.rpm > sha256sums.txt
 
-# One static binary: make binary OS=linux ARCH=arm64.
+# One static binary: make binary OS=linux ARCH=arm64 (default: this machine's;
+# not ?=, which would take Windows's OS variable).
+OS   = $(shell $(GO) env GOOS)
+ARCH = $(shell $(GO) env GOARCH)
 EXE = $(if $(filter windows,$(OS)),.exe)
 BINARY = $(DIST)/build/$(OS)-$(ARCH)/$(BIN)$(EXE)
 binary:
