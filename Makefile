@@ -17,10 +17,11 @@ FUZZTIME ?= 10s
 FUZZ     = auditapi:FuzzDecodePage auditapi:FuzzErrorsNeverShowTheSecret config:FuzzParse
 
 # Releases: archives named like Prometheus's (the version without its v),
-# and packages, which need a version starting with a digit: an untagged
-# tree's becomes a pre-release of 0.0.0.
+# and packages, which need a version X.Y.Z: an untagged tree's (a commit
+# hash) becomes a pre-release of 0.0.0.
 RELEASE_VERSION = $(patsubst v%,%,$(VERSION))
-PACKAGE_VERSION = $(if $(filter 0% 1% 2% 3% 4% 5% 6% 7% 8% 9%,$(RELEASE_VERSION)),$(RELEASE_VERSION),0.0.0-$(RELEASE_VERSION))
+PACKAGE_VERSION = $(shell case '$(RELEASE_VERSION)' in ([0-9]*.[0-9]*.[0-9]*) echo '$(RELEASE_VERSION)';; \
+                    (*) echo '0.0.0-$(RELEASE_VERSION)';; esac)
 DIST           ?= dist
 PLATFORMS      ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
 PACKAGE_ARCHS  ?= amd64 arm64
