@@ -94,9 +94,9 @@ func (df dockerfile) of(stage int, cmd string) []string {
 
 func (df dockerfile) lastStage() int { return df[len(df)-1].stage }
 
-// env is what a RUN of stage sees: its ARGs, with their defaults unless
-// given, and its ENVs, as NAME=value.
-func (df dockerfile) env(stage int, given map[string]string) []string {
+// buildEnv is what a RUN of stage sees: its ARGs, with their defaults
+// unless given, and its ENVs, as NAME=value.
+func (df dockerfile) buildEnv(stage int, given map[string]string) []string {
 	var env []string
 	for _, args := range df.of(stage, "ARG") {
 		for a := range strings.FieldsSeq(args) {
@@ -107,12 +107,23 @@ func (df dockerfile) env(stage int, given map[string]string) []string {
 			env = append(env, name+"="+def)
 		}
 	}
+	return append(env, df.imageEnv(stage)...)
+}
+
+// imageEnv is what the stage's image runs with: its ENVs alone, not its
+// ARGs. ENV NAME=value ... and the older ENV NAME value are read; values
+// with spaces are not.
+func (df dockerfile) imageEnv(stage int) []string {
+	var env []string
 	for _, args := range df.of(stage, "ENV") {
-		name, value, ok := strings.Cut(args, "=")
-		if !ok {
-			name, value, _ = strings.Cut(args, " ")
+		if name, value, ok := strings.Cut(args, " "); ok && !strings.Contains(name, "=") {
+			env = append(env, name+"="+value)
+			continue
 		}
-		env = append(env, name+"="+strings.Trim(value, `"`))
+		for pair := range strings.FieldsSeq(args) {
+			name, value, _ := strings.Cut(pair, "=")
+			env = append(env, name+"="+strings.Trim(value, `"`))
+		}
 	}
 	return env
 }
@@ -196,7 +207,7 @@ func TestDockerfileBuildAndDefaultCommand(t *testing.T) {
 		machine elf.Machine
 	}{{"amd64", elf.EM_X86_64}, {"arm64", elf.EM_AARCH64}} {
 		dir := t.TempDir()
-		env := append(os.Environ(), df.env(0, map[string]string{"TARGETOS": "linux", "TARGETARCH": arch.name})...)
+		env := append(os.Environ(), df.buildEnv(0, map[string]string{"TARGETOS": "linux", "TARGETARCH": arch.name})...)
 		for _, run := range builds {
 			cmd := exec.Command("sh", "-ec", strings.ReplaceAll(run, outDir, dir+"/"))
 			cmd.Dir = ".."
@@ -220,7 +231,7 @@ func TestDockerfileBuildAndDefaultCommand(t *testing.T) {
 	api := newFakeNexmo(t)
 	addr := freeAddr(t)
 	p := startProcessEnv(t, "the image's command",
-		append(df.env(final, nil),
+		append(df.imageEnv(final),
 			"VONAGE_API_KEY="+apiKey,
 			"VONAGE_API_SECRET="+apiSecret,
 			"HTTPS_PROXY="+api.proxyURL,
