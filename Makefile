@@ -16,12 +16,66 @@ GOLANGCI_LINT = $(GO) tool -modfile=tools/go.mod golangci-lint
 FUZZTIME ?= 10s
 FUZZ     = auditapi:FuzzDecodePage auditapi:FuzzErrorsNeverShowTheSecret config:FuzzParse
 
-.PHONY: all build test lint unit e2e fuzz
+# Releases: archives named like Prometheus's (the version without its v),
+# and packages, which need a version X.Y.Z: an untagged tree's (a commit
+# hash) becomes a pre-release of 0.0.0.
+RELEASE_VERSION = $(patsubst v%,%,$(VERSION))
+PACKAGE_VERSION = $(shell case '$(RELEASE_VERSION)' in ([0-9]*.[0-9]*.[0-9]*) echo '$(RELEASE_VERSION)';; \
+                    (*) echo '0.0.0-$(RELEASE_VERSION)';; esac)
+DIST           ?= dist
+PLATFORMS      ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
+PACKAGE_ARCHS  ?= amd64 arm64
+PACKAGERS      ?= deb rpm
+RELEASE_FILES   = LICENSE README.md config.example.yml alerts/vonage-audit.rules.yml \
+                  dashboards/vonage-audit-overview.json dashboards/vonage-audit-exporter.json
+# nfpm is pinned in tools/nfpm/go.mod, like golangci-lint; the first run
+# downloads and builds it.
+NFPM = $(GO) tool -modfile=tools/nfpm/go.mod nfpm
+
+.PHONY: all build test lint unit e2e fuzz release binary archive packages
 
 all: build
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) .
+
+# Every archive and package of a release, and their SHA-256 sums, in dist/.
+# Windows archives are zip files (needs zip).
+release:
+	rm -rf $(DIST)
+	@set -e; for p in $(PLATFORMS); do \
+		$(MAKE) --no-print-directory archive OS=$${p%/*} ARCH=$${p#*/} VERSION=$(VERSION); \
+	done
+	@set -e; for a in $(PACKAGE_ARCHS); do \
+		$(MAKE) --no-print-directory packages ARCH=$$a VERSION=$(VERSION); \
+	done
+	cd $(DIST) && sha256sum *.tar.gz *.zip *.deb *.rpm > sha256sums.txt
+
+# One static binary: make binary OS=linux ARCH=arm64 (default: this machine's;
+# not ?=, which would take Windows's OS variable).
+OS   = $(shell $(GO) env GOOS)
+ARCH = $(shell $(GO) env GOARCH)
+EXE = $(if $(filter windows,$(OS)),.exe)
+BINARY = $(DIST)/build/$(OS)-$(ARCH)/$(BIN)$(EXE)
+binary:
+	CGO_ENABLED=0 GOOS=$(OS) GOARCH=$(ARCH) $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BINARY) .
+
+# One archive, its files in a folder of the archive's name.
+ARCHIVE = $(BIN)-$(RELEASE_VERSION).$(OS)-$(ARCH)
+archive: binary
+	rm -rf $(DIST)/$(ARCHIVE) && mkdir -p $(DIST)/$(ARCHIVE)
+	cp $(BINARY) $(DIST)/$(ARCHIVE)/
+	cp --parents $(RELEASE_FILES) $(DIST)/$(ARCHIVE)/
+	cd $(DIST) && if [ "$(OS)" = windows ]; then zip -qr $(ARCHIVE).zip $(ARCHIVE); \
+		else tar -czf $(ARCHIVE).tar.gz --owner=0 --group=0 $(ARCHIVE); fi
+	rm -rf $(DIST)/$(ARCHIVE)
+
+# The linux packages of one architecture: make packages ARCH=amd64 [PACKAGERS=deb].
+packages: OS = linux
+packages: binary
+	@set -e; for p in $(PACKAGERS); do \
+		VERSION=$(PACKAGE_VERSION) ARCH=$(ARCH) BINARY=$(BINARY) $(NFPM) pkg --config packaging/nfpm.yaml --packager $$p --target $(DIST)/; \
+	done
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi

@@ -5,7 +5,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -220,41 +219,5 @@ func checkTargets(t *testing.T, c compose, targets any, service, port string) {
 	}
 	if _, ok := c.Services[host]; !ok {
 		t.Errorf("target %v names no compose service", list[0])
-	}
-}
-
-var exposeRE = regexp.MustCompile(`(?m)^EXPOSE\s+(\d+)`)
-
-// The Dockerfile builds a static binary with its version from ldflags, runs
-// it as a non-root user in a minimal image, and exposes the port that the
-// compose Prometheus scrapes.
-func TestDockerfile(t *testing.T) {
-	data, err := os.ReadFile("../Dockerfile")
-	if err != nil {
-		t.Fatal(err)
-	}
-	df := string(data)
-	stages := regexp.MustCompile(`(?m)^FROM\s+(\S+)`).FindAllStringSubmatch(df, -1)
-	if len(stages) < 2 {
-		t.Fatalf("want a multi-stage build, got FROM lines %v", stages)
-	}
-	if final := stages[len(stages)-1][1]; !strings.HasPrefix(final, "gcr.io/distroless/static") || !strings.HasSuffix(final, ":nonroot") {
-		t.Errorf("final image %s: want distroless static, nonroot", final)
-	}
-	for _, want := range []string{
-		"CGO_ENABLED=0 go build",
-		"-X " + versionPkg + ".Version=${VERSION}",
-		"-X " + versionPkg + ".Revision=${REVISION}",
-		"USER 65532:65532",
-		`ENTRYPOINT ["/bin/vonage_audit_exporter"]`,
-		`CMD ["--config.file=/etc/vonage_audit_exporter/config.yml"]`,
-		"/out/etc/vonage_audit_exporter/config.yml",
-	} {
-		if !strings.Contains(df, want) {
-			t.Errorf("the Dockerfile lacks %q", want)
-		}
-	}
-	if m := exposeRE.FindStringSubmatch(df); m == nil || m[1] != "9887" {
-		t.Errorf("the Dockerfile should EXPOSE 9887, the exporter's default port: %v", m)
 	}
 }

@@ -27,8 +27,16 @@ type process struct {
 
 func startProcess(t *testing.T, name, path string, args ...string) *process {
 	t.Helper()
+	return startProcessEnv(t, name, nil, path, args...)
+}
+
+// startProcessEnv is startProcess with env as the process's whole
+// environment (nil: the test's), as a container sees only its own.
+func startProcessEnv(t *testing.T, name string, env []string, path string, args ...string) *process {
+	t.Helper()
 	p := &process{name: name, out: &testutil.SyncBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(path, args...)
+	p.cmd.Env = env
 	p.cmd.Dir = t.TempDir()
 	p.cmd.Stdout = p.out
 	p.cmd.Stderr = p.out
