@@ -237,3 +237,26 @@ func sortedKeys(m map[string]float64) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// exemplarLabel names the event in an exemplar: the Audit API's id, which
+// `vonage_audit_exporter events get` reads. Nothing else of the event goes
+// in, so that an exemplar shows no more of the users than the series' labels.
+const exemplarLabel = "event_id"
+
+// withExemplar adds to a counter the exemplar of its newest event. The cache
+// builds a metric again whenever its value changes, which counting an event
+// always does, so a built exemplar is never stale. An id that an exemplar
+// cannot hold (over 128 runes with the label name, or not UTF-8) leaves
+// the series without one rather than failing the scrape.
+func withExemplar(m prometheus.Metric, e poller.Exemplar) prometheus.Metric {
+	if e.ID == "" {
+		return m
+	}
+	withEx, err := prometheus.NewMetricWithExemplars(m, prometheus.Exemplar{
+		Value: 1, Labels: prometheus.Labels{exemplarLabel: e.ID}, Timestamp: e.CreatedAt,
+	})
+	if err != nil {
+		return m
+	}
+	return withEx
+}
