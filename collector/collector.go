@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/vonage-audit-exporter/vonage_audit_exporter/poller"
 )
@@ -258,5 +259,27 @@ func withExemplar(m prometheus.Metric, e poller.Exemplar) prometheus.Metric {
 	if err != nil {
 		return m
 	}
-	return withEx
+	// Written once, here: the metric NewMetricWithExemplars returns sets the
+	// exemplar at each Write on the counter it shares with m, and the cache
+	// serves a metric to concurrent scrapes, so each Write would race.
+	pb := &dto.Metric{}
+	if err := withEx.Write(pb); err != nil {
+		return m
+	}
+	return writtenCounter{desc: m.Desc(), pb: pb}
+}
+
+// writtenCounter is a counter written once when built: each scrape gets the
+// same label pairs and counter, which nothing changes any more, as a const
+// metric's scrapes do.
+type writtenCounter struct {
+	desc *prometheus.Desc
+	pb   *dto.Metric
+}
+
+func (w writtenCounter) Desc() *prometheus.Desc { return w.desc }
+
+func (w writtenCounter) Write(out *dto.Metric) error {
+	out.Label, out.Counter = w.pb.Label, w.pb.Counter
+	return nil
 }

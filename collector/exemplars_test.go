@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -99,5 +100,31 @@ vonage_audit_user_events_total{account="prod",event_type="USER_LOGIN",source="CD
 		if got := counterLines(t, c, textFormat); got != wantText {
 			t.Errorf("text format %s exemplars:\n%s\nwant:\n%s", name, got, wantText)
 		}
+	}
+}
+
+// Concurrent scrapes read the same cached metrics: run with -race, this
+// fails if writing a metric changes it.
+func TestExemplarsConcurrentScrapes(t *testing.T) {
+	login := poller.EventKey{EventType: "USER_LOGIN", Source: "CD"}
+	c := collector.New(nil)
+	c.SetAccounts([]collector.Account{{Poller: &snapshotSource{poller.Snapshot{
+		Account:        "prod",
+		Events:         map[poller.EventKey]float64{login: 1},
+		EventExemplars: map[poller.EventKey]poller.Exemplar{login: {ID: "aaaaaaaa-bbbb-cccc-dddd-0123456789ab", CreatedAt: time.Unix(1773489570, 0)}},
+	}}}})
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(c)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			if _, err := reg.Gather(); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if got := counterLines(t, c, openMetrics); !strings.Contains(got, `# {event_id="aaaaaaaa-bbbb-cccc-dddd-0123456789ab"} 1.0 1.77348957e+09`) {
+		t.Errorf("after concurrent scrapes, the exemplar is gone:\n%s", got)
 	}
 }
