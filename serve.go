@@ -76,6 +76,9 @@ func serve(ctx context.Context, cfg *config.Config, o serveOptions, logger log.L
 	mux, err := newMux(o, exp.Handler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{
 		ErrorLog:      stdlog.New(log.NewStdlibAdapter(level.Error(logger)), "", 0),
 		ErrorHandling: promhttp.ContinueOnError,
+		// Exemplars exist only in OpenMetrics; a scraper that does not ask
+		// for it gets the text format, unchanged.
+		EnableOpenMetrics: true,
 	})), exp.Ready, reload)
 	if err != nil {
 		return err

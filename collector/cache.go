@@ -31,10 +31,10 @@ func (c *accountCache) collect(p Source, ch chan<- prometheus.Metric) {
 	p.Read(func(s *poller.Snapshot) {
 		name := s.Account
 		update(&c.events, c.gen, s.Events, identity, compareEventKey, func(k poller.EventKey, v float64) prometheus.Metric {
-			return prometheus.MustNewConstMetric(eventsDesc, prometheus.CounterValue, v, name, k.EventType, k.Source)
+			return withExemplar(prometheus.MustNewConstMetric(eventsDesc, prometheus.CounterValue, v, name, k.EventType, k.Source), s.EventExemplars[k])
 		})
 		update(&c.users, c.gen, s.Users, identity, compareUserKey, func(k poller.UserKey, v float64) prometheus.Metric {
-			return prometheus.MustNewConstMetric(userEventsDesc, prometheus.CounterValue, v, name, k.EventType, k.Source, k.User)
+			return withExemplar(prometheus.MustNewConstMetric(userEventsDesc, prometheus.CounterValue, v, name, k.EventType, k.Source, k.User), s.UserExemplars[k])
 		})
 		update(&c.countries, c.gen, s.Countries, identity, compareCountryKey, func(k poller.CountryKey, v float64) prometheus.Metric {
 			return prometheus.MustNewConstMetric(countryEventsDesc, prometheus.CounterValue, v, name, k.EventType, k.Country)

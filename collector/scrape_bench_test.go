@@ -31,17 +31,21 @@ func (b *benchSource) Read(fn func(*poller.Snapshot)) {
 }
 
 // scrapeAccount returns an account with n user series (and the event and
-// country series they imply), as if counted from the API.
+// country series they imply), as if counted from the API, with exemplars.
 func scrapeAccount(n int) *benchSource {
 	a := &benchSource{}
 	// A new poller's snapshot, which nothing else uses: the self-metrics
 	// of a real account.
-	poller.New(poller.Options{Name: "bench", UserLabel: config.UserLabelEmail, CountryBreakdown: true}).Read(func(s *poller.Snapshot) { a.s = *s })
+	poller.New(poller.Options{Name: "bench", UserLabel: config.UserLabelEmail, CountryBreakdown: true, Exemplars: true}).Read(func(s *poller.Snapshot) { a.s = *s })
 	types := []string{"USER_LOGIN", "NUMBER_UPDATED", "APP_UPDATE", "NUMBER_ASSIGN", "USER_LOGOUT"}
 	for i := range n {
 		t, s := types[i%len(types)], poller.Sources[i/len(types)%len(poller.Sources)]
-		a.s.Users[poller.UserKey{EventType: t, Source: s, User: fmt.Sprintf("user%06d@example.com", i)}] = float64(i%7 + 1)
-		a.s.Events[poller.EventKey{EventType: t, Source: s}] += float64(i%7 + 1)
+		uk, ek := poller.UserKey{EventType: t, Source: s, User: fmt.Sprintf("user%06d@example.com", i)}, poller.EventKey{EventType: t, Source: s}
+		newest := poller.Exemplar{ID: fmt.Sprintf("aaaaaaaa-bbbb-cccc-dddd-%012d", i), CreatedAt: time.Unix(1773489600, 0)}
+		a.s.Users[uk] = float64(i%7 + 1)
+		a.s.UserExemplars[uk] = newest
+		a.s.Events[ek] += float64(i%7 + 1)
+		a.s.EventExemplars[ek] = newest
 		a.s.Countries[poller.CountryKey{EventType: t, Country: fmt.Sprintf("%c%c", 'A'+i%26, 'A'+i/26%26)}]++
 		a.s.LastEvent[t] = time.Unix(1773489600, 0)
 	}
@@ -103,7 +107,8 @@ func labelValues[T interface{ GetValue() string }](pairs []T) []string {
 
 // BenchmarkScrape serves /metrics through promhttp for n user series, from
 // the collector and from plain CounterVecs holding the same series. Between
-// two scrapes 100 user series change on both sides, as a poll would.
+// two scrapes 100 user series change on both sides, as a poll would, and on
+// the collector's their exemplars too.
 func BenchmarkScrape(b *testing.B) {
 	const changed = 100
 	for _, n := range []int{10000, 100000} {
@@ -142,6 +147,9 @@ func BenchmarkScrape(b *testing.B) {
 				a.mu.Lock()
 				for _, k := range keys {
 					a.s.Users[k]++
+					e := a.s.UserExemplars[k]
+					e.CreatedAt = e.CreatedAt.Add(time.Second)
+					a.s.UserExemplars[k] = e
 				}
 				a.mu.Unlock()
 				pollertest.Scrape(h)

@@ -76,8 +76,11 @@ type Config struct {
 	// UserHashSalt keys the hash of user_label: hash.
 	UserHashSalt Secret
 	// MaxUsers is the default of the accounts' MaxUsers.
-	MaxUsers          int
-	CountryBreakdown  bool
+	MaxUsers         int
+	CountryBreakdown bool
+	// Exemplars puts on each series of the event and user counters the id
+	// of the newest event it counted, for OpenMetrics scrapes.
+	Exemplars         bool
 	RequestsPerSecond float64
 	MaxRetries        int
 	MaxConcurrency    int
@@ -124,6 +127,7 @@ func Default() Config {
 		UserLabel:         UserLabelEmail,
 		MaxUsers:          DefaultMaxUsers,
 		CountryBreakdown:  true,
+		Exemplars:         true,
 		RequestsPerSecond: 2,
 		MaxRetries:        4,
 		MaxConcurrency:    4,

@@ -46,6 +46,7 @@ request_timeout: 90s
 user_label: none
 max_users: 20
 country_breakdown: false
+exemplars: false
 requests_per_second: 0.5
 max_retries: 0
 max_concurrency: 8
@@ -113,7 +114,7 @@ func TestExampleConfig(t *testing.T) {
 		t.Errorf("example settings differ from the defaults:\ngot  %+v\nwant %+v", *got, want)
 	}
 	for _, key := range []string{"api_url", "mode", "poll_interval", "lookback", "overlap", "request_timeout", "user_label",
-		"max_users", "country_breakdown", "requests_per_second", "max_retries", "max_concurrency", "accounts", "name", "api_key", "api_secret", "api_secret_file", "event_types"} {
+		"max_users", "country_breakdown", "exemplars", "requests_per_second", "max_retries", "max_concurrency", "accounts", "name", "api_key", "api_secret", "api_secret_file", "event_types"} {
 		if !strings.Contains(string(data), "\n"+key+":") && !strings.Contains(string(data), " "+key+":") {
 			t.Errorf("example does not show key %s", key)
 		}
@@ -157,6 +158,8 @@ func TestParseErrors(t *testing.T) {
 		{"max_retries string", "max_retries: many\n" + oneAccount, `config.yml:1: max_retries: expected an integer, got a string`},
 		{"max_retries overflow", "max_retries: 99999999999999999999\n" + oneAccount, `config.yml:1: max_retries: expected an integer`},
 		{"country_breakdown not bool", "country_breakdown: maybe\n" + oneAccount, `country_breakdown: expected true or false`},
+		{"exemplars not bool", "exemplars: 1\n" + oneAccount, `config.yml:1: exemplars: expected true or false`},
+		{"exemplars misspelt", "exemplar: true\n" + oneAccount, `config.yml:1: unknown key "exemplar"`},
 		{"accounts not a list", "accounts: {name: a}\n", `config.yml:1: accounts: expected a list of accounts, got a mapping`},
 		{"bad api_url scheme", "api_url: ftp://example.com/audit\n" + oneAccount, `config.yml:1: api_url: must be an absolute http or https URL`},
 		{"relative api_url", "api_url: /beta/audit\n" + oneAccount, `api_url: must be an absolute http or https URL`},

@@ -25,6 +25,7 @@ type rawConfig struct {
 	UserHashSalt      Secret       `yaml:"user_hash_salt,omitempty"`
 	MaxUsers          integer      `yaml:"max_users"`
 	CountryBreakdown  bool         `yaml:"country_breakdown"`
+	Exemplars         bool         `yaml:"exemplars"`
 	RequestsPerSecond float64      `yaml:"requests_per_second"`
 	MaxRetries        integer      `yaml:"max_retries"`
 	MaxConcurrency    integer      `yaml:"max_concurrency"`
@@ -134,6 +135,7 @@ func toRaw(c *Config) rawConfig {
 		UserHashSalt:      c.UserHashSalt,
 		MaxUsers:          integer(c.MaxUsers),
 		CountryBreakdown:  c.CountryBreakdown,
+		Exemplars:         c.Exemplars,
 		RequestsPerSecond: c.RequestsPerSecond,
 		MaxRetries:        integer(c.MaxRetries),
 		MaxConcurrency:    integer(c.MaxConcurrency),
@@ -169,6 +171,7 @@ func (r *rawConfig) config(loc locator) (*Config, []error) {
 		UserHashSalt:      r.UserHashSalt,
 		MaxUsers:          int(r.MaxUsers),
 		CountryBreakdown:  r.CountryBreakdown,
+		Exemplars:         r.Exemplars,
 		RequestsPerSecond: r.RequestsPerSecond,
 		MaxRetries:        int(r.MaxRetries),
 		MaxConcurrency:    int(r.MaxConcurrency),

@@ -63,7 +63,8 @@ type countingSettings struct {
 	countryBreakdown bool
 }
 
-// clientSettings change how the API is read.
+// clientSettings change how the API is read, or what is kept beside the
+// counters without changing them.
 type clientSettings struct {
 	apiSecret         digest
 	lookback          time.Duration
@@ -73,6 +74,7 @@ type clientSettings struct {
 	maxRetries        int
 	maxUsers          int
 	maxConcurrency    int
+	exemplars         bool
 }
 
 type digest [sha256.Size]byte
@@ -110,6 +112,7 @@ func (c *Config) Settings(acc Account) AccountSettings {
 			maxRetries:        c.MaxRetries,
 			maxUsers:          acc.MaxUsers,
 			maxConcurrency:    c.MaxConcurrency,
+			exemplars:         c.Exemplars,
 		},
 	}
 	if c.UserLabel == UserLabelHash {
@@ -125,8 +128,8 @@ func (c *Config) Settings(acc Account) AccountSettings {
 // api_key, api_url, event_types, user_label, user_hash_salt (with
 // user_label: hash) and country_breakdown restart the counters; api_secret
 // (or the content of api_secret_file), lookback, overlap, request_timeout,
-// requests_per_second, max_retries, max_users and max_concurrency rebuild
-// the account keeping them.
+// requests_per_second, max_retries, max_users, max_concurrency and
+// exemplars rebuild the account keeping them.
 func (s AccountSettings) Compare(prev AccountSettings) (Change, []string) {
 	var keys []string
 	note := func(key string, changed bool) {
@@ -151,6 +154,7 @@ func (s AccountSettings) Compare(prev AccountSettings) (Change, []string) {
 	note("max_retries", x.maxRetries != y.maxRetries)
 	note("max_users", x.maxUsers != y.maxUsers)
 	note("max_concurrency", x.maxConcurrency != y.maxConcurrency)
+	note("exemplars", x.exemplars != y.exemplars)
 	switch {
 	case a != b:
 		return RestartCounters, keys

@@ -39,6 +39,7 @@ func TestSettingsCompare(t *testing.T) {
 		{"max_retries", func(c *Config) { c.MaxRetries = 0 }, RebuildKeepingCounters, []string{"max_retries"}},
 		{"max_users", func(c *Config) { c.Accounts[0].MaxUsers = 7 }, RebuildKeepingCounters, []string{"max_users"}},
 		{"max_concurrency", func(c *Config) { c.MaxConcurrency = 1 }, RebuildKeepingCounters, []string{"max_concurrency"}},
+		{"exemplars", func(c *Config) { c.Exemplars = false }, RebuildKeepingCounters, []string{"exemplars"}},
 
 		{"api_key", func(c *Config) { c.Accounts[0].APIKey = "k2" }, RestartCounters, []string{"api_key"}},
 		{"api_url", func(c *Config) { c.Accounts[0].APIURL = "https://example.com/audit" }, RestartCounters, []string{"api_url"}},
@@ -77,7 +78,7 @@ func TestSettingsEveryKeyNamed(t *testing.T) {
 	next := prev
 	next.Lookback, next.Overlap, next.RequestTimeout = time.Hour, time.Hour, time.Hour
 	next.RequestsPerSecond, next.MaxRetries, next.MaxConcurrency = 9, 9, 9
-	next.CountryBreakdown = !prev.CountryBreakdown
+	next.CountryBreakdown, next.Exemplars = !prev.CountryBreakdown, !prev.Exemplars
 	prev.UserLabel, prev.UserHashSalt = UserLabelHash, "one"
 	next.UserLabel, next.UserHashSalt = UserLabelHash, "two"
 	// user_label itself is checked in TestSettingsCompare: changing it with

@@ -51,8 +51,9 @@ func (e *Exporter) Reload(load func() (*config.Config, error)) error {
 //   - an account whose settings did not change keeps its counters, cursor and
 //     poller;
 //   - a changed API secret, lookback, overlap, request_timeout,
-//     requests_per_second, max_retries, max_users or max_concurrency
-//     rebuilds the account with all its counters, cursor and seen ids;
+//     requests_per_second, max_retries, max_users, max_concurrency or
+//     exemplars rebuilds the account with all its counters, cursor and seen
+//     ids (exemplars turned on come back with each series' next event);
 //   - a changed api_key, api_url or event_types (the fingerprint), or a
 //     changed user_label, user_hash_salt or country_breakdown (the
 //     counters' labels), restarts the account's counters from zero, from
@@ -232,6 +233,7 @@ func (e *Exporter) newPoller(cfg *config.Config, acc config.Account) (*poller.Po
 		UserHashSalt:     string(cfg.UserHashSalt),
 		MaxUsers:         acc.MaxUsers,
 		CountryBreakdown: cfg.CountryBreakdown,
+		Exemplars:        cfg.Exemplars,
 		Logger:           e.logger,
 		Requests:         obs.Requests,
 		MaxConcurrency:   cfg.MaxConcurrency,

@@ -98,9 +98,18 @@ func (p *Poller) ingest(events []auditapi.Event, from, to time.Time) {
 func (p *Poller) count(e *auditapi.Event, created time.Time) {
 	p.s.Ingested++
 	eventType, source := p.eventTypeOf(e.EventType), sourceOf(e.Source)
-	p.s.Events[EventKey{eventType, source}]++
+	ek := EventKey{eventType, source}
+	p.s.Events[ek]++
+	ex := Exemplar{ID: e.ID, CreatedAt: e.CreatedAt.UTC()}
+	if p.s.EventExemplars != nil {
+		keepNewest(p.s.EventExemplars, ek, ex)
+	}
 	if p.s.CountsUsers {
-		p.s.Users[UserKey{eventType, source, p.userOf(e)}]++
+		uk := UserKey{eventType, source, p.userOf(e)}
+		p.s.Users[uk]++
+		if p.s.UserExemplars != nil {
+			keepNewest(p.s.UserExemplars, uk, ex)
+		}
 	}
 	if p.opts.CountryBreakdown {
 		p.s.Countries[CountryKey{eventType, countryOf(e.SourceCountry)}]++

@@ -101,7 +101,7 @@ func BenchmarkIngest(b *testing.B) {
 	})
 	b.Run("decode_and_count", func(b *testing.B) {
 		b.ReportAllocs()
-		a := poller.New(poller.Options{Name: "bench", UserLabel: config.UserLabelEmail, CountryBreakdown: true, Now: func() time.Time { return to }})
+		a := poller.New(poller.Options{Name: "bench", UserLabel: config.UserLabelEmail, CountryBreakdown: true, Exemplars: true, Now: func() time.Time { return to }})
 		events := 0
 		for i := 0; b.Loop(); i++ {
 			if i%nPages == 0 && i > 0 {

@@ -39,7 +39,10 @@ type Options struct {
 	// means config.DefaultMaxUsers.
 	MaxUsers         int
 	CountryBreakdown bool
-	Logger           log.Logger
+	// Exemplars keeps the newest event counted for each event and user
+	// series, which the collector exports as the series' exemplar.
+	Exemplars bool
+	Logger    log.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Requests returns how many requests API has sent so far, for the
@@ -117,6 +120,10 @@ func New(opts Options) *Poller {
 			Skipped:         map[string]float64{SkipOutOfWindow: 0, SkipInvalid: 0},
 			Inconsistencies: map[string]float64{},
 		},
+	}
+	if opts.Exemplars {
+		p.s.EventExemplars = map[EventKey]Exemplar{}
+		p.s.UserExemplars = map[UserKey]Exemplar{}
 	}
 	p.s.Reading = p.reader.Reading()
 	for _, r := range pollErrorReasons {

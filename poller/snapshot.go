@@ -19,6 +19,37 @@ type UserKey struct{ EventType, Source, User string }
 // CountryKey labels a series of vonage_audit_country_events_total.
 type CountryKey struct{ EventType, Country string }
 
+// Exemplar is the event that a series' exemplar names: the newest counted
+// for the series.
+type Exemplar struct {
+	ID        string
+	CreatedAt time.Time
+}
+
+// newer tells whether e replaces old as a series' exemplar: created later,
+// or at the same second with a greater id, so that the choice does not
+// depend on the order in which the API serves events, late ones included.
+func (e Exemplar) newer(old Exemplar) bool {
+	if c := e.CreatedAt.Compare(old.CreatedAt); c != 0 {
+		return c > 0
+	}
+	return e.ID > old.ID
+}
+
+// keepNewest makes e the exemplar of series k unless a newer one is held.
+func keepNewest[K comparable](m map[K]Exemplar, k K, e Exemplar) {
+	if old, ok := m[k]; !ok || e.newer(old) {
+		m[k] = e
+	}
+}
+
+// restoreExemplar puts back a saved exemplar, when the poller keeps them.
+func restoreExemplar[K comparable](m map[K]Exemplar, k K, e state.Exemplar) {
+	if m != nil && e.ID != "" {
+		keepNewest(m, k, Exemplar(e))
+	}
+}
+
 // Snapshot is what an account exports: its counters and its report on its
 // own polls. Read lends it; it must not be changed or kept.
 type Snapshot struct {
@@ -31,6 +62,10 @@ type Snapshot struct {
 	Users     map[UserKey]float64
 	Countries map[CountryKey]float64
 	LastEvent map[string]time.Time
+	// EventExemplars and UserExemplars hold the newest event counted for
+	// each event and user series; nil unless Options.Exemplars.
+	EventExemplars map[EventKey]Exemplar
+	UserExemplars  map[UserKey]Exemplar
 	// UserOverflow counts the distinct users counted as "__other__".
 	UserOverflow float64
 
@@ -82,10 +117,10 @@ func (p *Poller) Save() state.Account {
 		Countries:  make([]state.CountrySeries, 0, len(p.s.Countries)),
 	}
 	for k, v := range p.s.Events {
-		st.Events = append(st.Events, state.EventSeries{EventType: k.EventType, Source: k.Source, Value: v})
+		st.Events = append(st.Events, state.EventSeries{EventType: k.EventType, Source: k.Source, Value: v, Newest: state.Exemplar(p.s.EventExemplars[k])})
 	}
 	for k, v := range p.s.Users {
-		st.Users = append(st.Users, state.UserSeries{EventType: k.EventType, Source: k.Source, User: k.User, Value: v})
+		st.Users = append(st.Users, state.UserSeries{EventType: k.EventType, Source: k.Source, User: k.User, Value: v, Newest: state.Exemplar(p.s.UserExemplars[k])})
 	}
 	for k, v := range p.s.Countries {
 		st.Countries = append(st.Countries, state.CountrySeries{EventType: k.EventType, Country: k.Country, Value: v})
@@ -105,7 +140,8 @@ func (p *Poller) Save() state.Account {
 
 // Restore replaces the poller's counting state with st. It is called before
 // the poller's first poll, or with its polls stopped. User and country
-// series labelled otherwise than the poller labels them are dropped.
+// series labelled otherwise than the poller labels them are dropped, and
+// so are the exemplars of a poller that keeps none.
 func (p *Poller) Restore(st state.Account) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -115,11 +151,15 @@ func (p *Poller) Restore(st state.Account) {
 	maps.Copy(p.seen, st.Seen)
 	maps.Copy(p.s.LastEvent, st.LastEvent)
 	for _, s := range st.Events {
-		p.s.Events[EventKey{s.EventType, s.Source}] = s.Value
+		k := EventKey{s.EventType, s.Source}
+		p.s.Events[k] = s.Value
+		restoreExemplar(p.s.EventExemplars, k, s.Newest)
 	}
 	if st.Labels == p.labels() {
 		for _, s := range st.Users {
-			p.s.Users[UserKey{s.EventType, s.Source, s.User}] = s.Value
+			k := UserKey{s.EventType, s.Source, s.User}
+			p.s.Users[k] = s.Value
+			restoreExemplar(p.s.UserExemplars, k, s.Newest)
 			p.admitUser(s.User)
 		}
 		for _, s := range st.Countries {

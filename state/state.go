@@ -49,17 +49,28 @@ type Account struct {
 
 // EventSeries is one series of vonage_audit_events_total.
 type EventSeries struct {
-	EventType string  `json:"event_type"`
-	Source    string  `json:"source"`
-	Value     float64 `json:"value"`
+	EventType string   `json:"event_type"`
+	Source    string   `json:"source"`
+	Value     float64  `json:"value"`
+	Newest    Exemplar `json:"newest,omitzero"`
 }
 
 // UserSeries is one series of vonage_audit_user_events_total.
 type UserSeries struct {
-	EventType string  `json:"event_type"`
-	Source    string  `json:"source"`
-	User      string  `json:"user"`
-	Value     float64 `json:"value"`
+	EventType string   `json:"event_type"`
+	Source    string   `json:"source"`
+	User      string   `json:"user"`
+	Value     float64  `json:"value"`
+	Newest    Exemplar `json:"newest,omitzero"`
+}
+
+// Exemplar is the newest event counted for a series, which the series'
+// exemplar names after a restart; zero when exemplars are off. A file
+// without it is read as it was: the exemplar comes back with the series'
+// next event.
+type Exemplar struct {
+	ID        string    `json:"id"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // CountrySeries is one series of vonage_audit_country_events_total.

@@ -16,8 +16,11 @@ func TestWriteThenRead(t *testing.T) {
 	want := &File{Version: Version, SavedAt: time.Date(2026, 3, 14, 12, 0, 0, 0, time.UTC), Accounts: map[string]Account{
 		"a": {
 			Fingerprint: "f", Cursor: time.Date(2026, 3, 14, 11, 59, 0, 0, time.UTC),
-			Seen:      map[string]time.Time{"id1": time.Date(2026, 3, 14, 11, 58, 0, 0, time.UTC)},
-			Events:    []EventSeries{{EventType: "USER_LOGIN", Source: "CD", Value: 5}},
+			Seen: map[string]time.Time{"id1": time.Date(2026, 3, 14, 11, 58, 0, 0, time.UTC)},
+			Events: []EventSeries{
+				{EventType: "USER_LOGIN", Source: "CD", Value: 5, Newest: Exemplar{ID: "id1", CreatedAt: time.Date(2026, 3, 14, 11, 58, 0, 0, time.UTC)}},
+				{EventType: "USER_LOGIN", Source: "DEVAPI", Value: 0},
+			},
 			Users:     []UserSeries{{EventType: "USER_LOGIN", Source: "CD", User: "ana@example.com", Value: 5}},
 			Countries: []CountrySeries{{EventType: "USER_LOGIN", Country: "GB", Value: 5}},
 			LastEvent: map[string]time.Time{"USER_LOGIN": time.Date(2026, 3, 14, 11, 58, 0, 0, time.UTC)},
@@ -33,6 +36,10 @@ func TestWriteThenRead(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("read back %+v, want %+v", got, want)
+	}
+	// A series without an exemplar is written as before exemplars were.
+	if data, err := os.ReadFile(path); err != nil || strings.Count(string(data), `"newest"`) != 1 {
+		t.Errorf("want one exemplar in the file (err %v):\n%s", err, data)
 	}
 	if left, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".state.json.tmp-*")); len(left) != 0 {
 		t.Errorf("a successful write left %v", left)
