@@ -53,7 +53,8 @@ func TestReadyAfterEveryFirstPollInIntervalMode(t *testing.T) {
 		},
 	})
 	cfg := stateConfig(f, "", "good", "refused")
-	cfg.Mode, cfg.PollInterval = config.ModeInterval, time.Hour
+	// A short interval: the first poll waits for the account's offset within it.
+	cfg.Mode, cfg.PollInterval = config.ModeInterval, time.Second
 	cfg.Accounts[1].APISecret = "wrong-secret"
 	e := startFromConfig(t, cfg)
 
