@@ -29,6 +29,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8syaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
+
+	"github.com/vonage-audit-exporter/vonage_audit_exporter/config"
 )
 
 const (
@@ -84,21 +86,31 @@ func valuesFile(t *testing.T, values map[string]any) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := filepath.Join(t.TempDir(), "values.yaml")
-	if err := os.WriteFile(p, b, 0o600); err != nil {
+	// Not in t.TempDir(): its name holds the test's, and helm splits -f at commas.
+	f, err := os.CreateTemp("", "values-*.yaml")
+	if err != nil {
 		t.Fatal(err)
 	}
-	return p
+	t.Cleanup(func() { os.Remove(f.Name()) })
+	if _, err := f.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return f.Name()
 }
 
 var (
-	twoAccounts = []any{
+	twoAccountsKeys = map[string]string{"production": "production", "staging": "staging.secret"}
+	twoAccounts     = []any{
 		map[string]any{"name": "production", "api_key": "abcd1234", "apiSecret": "production-secret"},
 		map[string]any{"name": "staging", "api_key": "efgh5678", "secretKey": "staging.secret", "apiSecret": "staging-secret",
 			"event_types": []any{"USER_LOGIN"}},
 	}
 	// Secrets from elsewhere name their keys their own way.
-	existingAccounts = []any{
+	existingAccountsKeys = map[string]string{"production": "vonage-production", "staging": "vonage-staging"}
+	existingAccounts     = []any{
 		map[string]any{"name": "production", "api_key": "abcd1234", "secretKey": "vonage-production"},
 		map[string]any{"name": "staging", "api_key": "efgh5678", "secretKey": "vonage-staging"},
 	}
@@ -128,13 +140,14 @@ func TestLintStrict(t *testing.T) {
 
 // want is what one value set must render.
 type want struct {
-	kinds        []string // the rendered objects' kinds, sorted
-	secret       string   // the Secret the API secrets come from
+	kinds        []string          // the rendered objects' kinds, sorted
+	secret       string            // the Secret the API secrets come from
+	keys         map[string]string // the Secret's key of each account's API secret
 	statefulSet  bool
 	replicas     int32
-	shards       int      // 0: not sharded
-	stateDir     string   // "": no state file
-	configSecret bool     // the config file in a Secret rather than a ConfigMap
+	shards       int    // 0: not sharded
+	stateDir     string // "": no state file
+	configSecret bool   // the config file in a Secret rather than a ConfigMap
 	dashboards   [2]string
 }
 
@@ -154,38 +167,38 @@ func TestTemplate(t *testing.T) {
 			name:   "two accounts, two replicas",
 			values: map[string]any{"accounts": twoAccounts, "replicas": 2},
 			want: want{kinds: []string{"ConfigMap", "Deployment", "Secret", "Service", "ServiceAccount"},
-				secret: fullname, replicas: 2},
+				secret: fullname, keys: twoAccountsKeys, replicas: 2},
 		},
 		{
 			name:   "existing secret",
 			values: map[string]any{"accounts": existingAccounts, "existingSecret": "vonage-credentials"},
 			want: want{kinds: []string{"ConfigMap", "Deployment", "Service", "ServiceAccount"},
-				secret: "vonage-credentials", replicas: 1},
+				secret: "vonage-credentials", keys: existingAccountsKeys, replicas: 1},
 		},
 		{
 			name: "service monitor, rules and dashboards",
 			values: map[string]any{"accounts": twoAccounts, "serviceMonitor": map[string]any{"enabled": true},
 				"prometheusRule": map[string]any{"enabled": true}, "dashboards": map[string]any{"enabled": true}},
 			want: want{kinds: []string{"ConfigMap", "ConfigMap", "ConfigMap", "Deployment", "PrometheusRule", "Secret", "Service", "ServiceAccount", "ServiceMonitor"},
-				secret: fullname, replicas: 1, dashboards: [2]string{"grafana_dashboard", "1"}},
+				secret: fullname, keys: twoAccountsKeys, replicas: 1, dashboards: [2]string{"grafana_dashboard", "1"}},
 		},
 		{
 			name:   "persistence",
 			values: map[string]any{"accounts": twoAccounts, "persistence": map[string]any{"enabled": true}},
 			want: want{kinds: []string{"ConfigMap", "Secret", "Service", "ServiceAccount", "StatefulSet"},
-				secret: fullname, statefulSet: true, replicas: 1, stateDir: "/var/lib/vonage_audit_exporter"},
+				secret: fullname, keys: twoAccountsKeys, statefulSet: true, replicas: 1, stateDir: "/var/lib/vonage_audit_exporter"},
 		},
 		{
 			name:   "sharding",
 			values: map[string]any{"accounts": existingAccounts, "existingSecret": "vonage-credentials", "sharding": map[string]any{"enabled": true, "shards": 4}},
 			want: want{kinds: []string{"ConfigMap", "Service", "ServiceAccount", "StatefulSet"},
-				secret: "vonage-credentials", statefulSet: true, replicas: 4, shards: 4},
+				secret: "vonage-credentials", keys: existingAccountsKeys, statefulSet: true, replicas: 4, shards: 4},
 		},
 		{
 			name:   "everything on",
 			values: everythingOn,
 			want: want{kinds: []string{"ConfigMap", "ConfigMap", "PrometheusRule", "Secret", "Secret", "Service", "ServiceAccount", "ServiceMonitor", "StatefulSet"},
-				secret: fullname, statefulSet: true, replicas: 3, shards: 3, stateDir: "/var/lib/vonage_audit_exporter",
+				secret: fullname, keys: twoAccountsKeys, statefulSet: true, replicas: 3, shards: 3, stateDir: "/var/lib/vonage_audit_exporter",
 				configSecret: true, dashboards: [2]string{"my_dashboard", "yes"}},
 		},
 	}
@@ -212,6 +225,7 @@ func TestTemplate(t *testing.T) {
 			checkService(t, r, pod)
 			checkState(t, r, pod, c.want)
 			checkSharding(t, pod, c.want)
+			checkExporterLoads(t, r, pod, c.want)
 			if sm := only[monitoringv1.ServiceMonitor](r); sm != nil {
 				checkServiceMonitor(t, r, sm)
 			}
@@ -237,12 +251,12 @@ type rendered struct{ docs []doc }
 
 // types holds the types the chart may render, by apiVersion and kind.
 var types = map[string]func() any{
-	"apps/v1 Deployment":                     func() any { return new(appsv1.Deployment) },
-	"apps/v1 StatefulSet":                    func() any { return new(appsv1.StatefulSet) },
-	"v1 Service":                             func() any { return new(corev1.Service) },
-	"v1 ServiceAccount":                      func() any { return new(corev1.ServiceAccount) },
-	"v1 Secret":                              func() any { return new(corev1.Secret) },
-	"v1 ConfigMap":                           func() any { return new(corev1.ConfigMap) },
+	"apps/v1 Deployment":  func() any { return new(appsv1.Deployment) },
+	"apps/v1 StatefulSet": func() any { return new(appsv1.StatefulSet) },
+	"v1 Service":          func() any { return new(corev1.Service) },
+	"v1 ServiceAccount":   func() any { return new(corev1.ServiceAccount) },
+	"v1 Secret":           func() any { return new(corev1.Secret) },
+	"v1 ConfigMap":        func() any { return new(corev1.ConfigMap) },
 	"monitoring.coreos.com/v1 ServiceMonitor": func() any { return new(monitoringv1.ServiceMonitor) },
 	"monitoring.coreos.com/v1 PrometheusRule": func() any { return new(monitoringv1.PrometheusRule) },
 }
@@ -427,12 +441,13 @@ func checkProbesAndPorts(t *testing.T, pod *corev1.PodTemplateSpec) {
 type exporterConfig struct {
 	StateFile string           `json:"state_file"`
 	Accounts  []map[string]any `json:"accounts"`
+	text      string
 }
 
 // configFile returns the config file the container reads, following its
 // --config.file flag to the volume mounted there and to that volume's
 // ConfigMap or Secret.
-func configFile(t *testing.T, r *rendered, pod *corev1.PodTemplateSpec, w want) (exporterConfig, map[string]any) {
+func configFile(t *testing.T, r *rendered, pod *corev1.PodTemplateSpec, w want) exporterConfig {
 	t.Helper()
 	c := pod.Spec.Containers[0]
 	var file string
@@ -452,15 +467,11 @@ func configFile(t *testing.T, r *rendered, pod *corev1.PodTemplateSpec, w want) 
 	default:
 		t.Fatalf("the config file %s is on volume %+v, want a %s", file, vol.VolumeSource, map[bool]string{true: "Secret", false: "ConfigMap"}[w.configSecret])
 	}
-	var cfg exporterConfig
-	var generic map[string]any
+	cfg := exporterConfig{text: content}
 	if err := yaml.Unmarshal([]byte(content), &cfg); err != nil {
 		t.Fatalf("reading the config file: %v\n%s", err, content)
 	}
-	if err := yaml.Unmarshal([]byte(content), &generic); err != nil {
-		t.Fatal(err)
-	}
-	return cfg, generic
+	return cfg
 }
 
 func mountAt(t *testing.T, pod *corev1.PodTemplateSpec, file string) corev1.VolumeMount {
@@ -489,7 +500,7 @@ func volume(t *testing.T, pod *corev1.PodTemplateSpec, name string) corev1.Volum
 // is read from: the Secret named, and the key of that Secret.
 func checkCredentials(t *testing.T, r *rendered, pod *corev1.PodTemplateSpec, w want) {
 	t.Helper()
-	cfg, _ := configFile(t, r, pod, w)
+	cfg := configFile(t, r, pod, w)
 	var created *corev1.Secret // nil when the Secret exists beforehand
 	for _, s := range all[corev1.Secret](r) {
 		if s.Name == w.secret {
@@ -498,6 +509,9 @@ func checkCredentials(t *testing.T, r *rendered, pod *corev1.PodTemplateSpec, w 
 	}
 	if created == nil && w.secret == fullname {
 		t.Fatalf("the chart did not create the Secret %s", w.secret)
+	}
+	if len(cfg.Accounts) != len(w.keys) {
+		t.Errorf("%d accounts in the config file, want %d", len(cfg.Accounts), len(w.keys))
 	}
 	for _, acc := range cfg.Accounts {
 		if _, inline := acc["api_secret"]; inline {
@@ -517,8 +531,9 @@ func checkCredentials(t *testing.T, r *rendered, pod *corev1.PodTemplateSpec, w 
 				key = it.Key
 			}
 		}
-		if key == "" {
-			t.Errorf("account %v: the Secret's volume has no item at %s", acc["name"], rel)
+		name, _ := acc["name"].(string)
+		if key != w.keys[name] {
+			t.Errorf("account %v: the API secret is read from the Secret's key %q, want %q", name, key, w.keys[name])
 			continue
 		}
 		if created != nil && len(created.Data[key]) == 0 {
@@ -527,6 +542,75 @@ func checkCredentials(t *testing.T, r *rendered, pod *corev1.PodTemplateSpec, w 
 	}
 	if created != nil && len(created.Data) != len(cfg.Accounts) {
 		t.Errorf("the Secret holds %d keys for %d accounts", len(created.Data), len(cfg.Accounts))
+	}
+}
+
+// checkExporterLoads has the exporter's own config package load the rendered
+// config, with the container's volumes laid out in a temporary folder: the
+// Secret's keys as files, the state file's folder. It then holds the
+// accounts, each with the API secret of its key in the Secret.
+func checkExporterLoads(t *testing.T, r *rendered, pod *corev1.PodTemplateSpec, w want) {
+	t.Helper()
+	if len(w.keys) == 0 {
+		return // no account: the exporter rightly refuses to start
+	}
+	cfg := configFile(t, r, pod, w)
+	dir := t.TempDir()
+	text := cfg.text
+	if cfg.StateFile != "" {
+		local := filepath.Join(dir, "state")
+		if err := os.Mkdir(local, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		text = strings.ReplaceAll(text, mountAt(t, pod, cfg.StateFile).MountPath+"/", local+"/")
+	}
+	var secrets map[string][]byte
+	for _, s := range all[corev1.Secret](r) {
+		if s.Name == w.secret {
+			secrets = s.Data
+		}
+	}
+	if secrets == nil { // an existing Secret: make up its contents
+		secrets = map[string][]byte{}
+		for _, key := range w.keys {
+			secrets[key] = []byte("secret in " + key)
+		}
+	}
+	for _, m := range pod.Spec.Containers[0].VolumeMounts {
+		if i := slices.IndexFunc(pod.Spec.Volumes, func(v corev1.Volume) bool { return v.Name == m.Name }); i >= 0 &&
+			pod.Spec.Volumes[i].Secret != nil && pod.Spec.Volumes[i].Secret.SecretName == w.secret {
+			vol := pod.Spec.Volumes[i]
+			local := filepath.Join(dir, "secrets")
+			if err := os.Mkdir(local, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			for _, it := range vol.Secret.Items {
+				if err := os.WriteFile(filepath.Join(local, it.Path), secrets[it.Key], 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			text = strings.ReplaceAll(text, m.MountPath+"/", local+"/")
+		}
+	}
+	file := filepath.Join(dir, "config.yml")
+	if err := os.WriteFile(file, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := config.Load(file)
+	if err != nil {
+		t.Fatalf("the exporter does not load the rendered config: %v\n%s", err, text)
+	}
+	if len(loaded.Accounts) != len(w.keys) {
+		t.Errorf("the exporter loaded %d accounts, want %d", len(loaded.Accounts), len(w.keys))
+	}
+	for _, acc := range loaded.Accounts {
+		if want := string(secrets[w.keys[acc.Name]]); string(acc.APISecret) != want || want == "" {
+			t.Errorf("account %s: the exporter read an API secret of %d bytes, want the %d of the Secret's key %s",
+				acc.Name, len(acc.APISecret), len(want), w.keys[acc.Name])
+		}
+	}
+	if (loaded.StateFile != "") != (w.stateDir != "") {
+		t.Errorf("the exporter's state file is %q, want one in %q", loaded.StateFile, w.stateDir)
 	}
 }
 
@@ -543,7 +627,7 @@ func checkService(t *testing.T, r *rendered, pod *corev1.PodTemplateSpec) {
 
 func checkState(t *testing.T, r *rendered, pod *corev1.PodTemplateSpec, w want) {
 	t.Helper()
-	cfg, _ := configFile(t, r, pod, w)
+	cfg := configFile(t, r, pod, w)
 	if w.stateDir == "" {
 		if cfg.StateFile != "" {
 			t.Errorf("state_file %s without persistence", cfg.StateFile)
@@ -697,11 +781,12 @@ func TestConfigChangeRestartsPods(t *testing.T) {
 	before := annotations(base)
 	for name, changed := range map[string]map[string]any{
 		"config": {"accounts": twoAccounts, "config": map[string]any{"poll_interval": "2m"}},
-		"secret": {"accounts": []any{map[string]any{"name": "production", "api_key": "abcd1234", "apiSecret": "rotated"}}},
+		"secret": {"accounts": []any{twoAccounts[0], map[string]any{"name": "staging", "api_key": "efgh5678", "secretKey": "staging.secret",
+			"apiSecret": "rotated", "event_types": []any{"USER_LOGIN"}}}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			after := annotations(changed)
-			if maps.Equal(before, after) {
+			if before["checksum/"+name] == after["checksum/"+name] {
 				t.Errorf("the pod annotations did not change: %v", after)
 			}
 		})
@@ -719,7 +804,7 @@ func TestInvalidValues(t *testing.T) {
 	}{
 		{"accounts in config", map[string]any{"config": map[string]any{"accounts": []any{}}}, nil, "config.accounts is set by the chart"},
 		{"state_file in config", map[string]any{"config": map[string]any{"state_file": "/tmp/s.json"}}, nil, "config.state_file is set by the chart"},
-		{"inline secret", map[string]any{"accounts": []any{map[string]any{"name": "a", "api_key": "k", "api_secret": "s"}}}, nil, "accounts[0].api_secret: the API secret comes from the Secret"},
+		{"inline secret", map[string]any{"accounts": []any{map[string]any{"name": "a", "api_key": "k", "api_secret": "s", "apiSecret": "s"}}}, nil, "accounts[0].api_secret: the API secret comes from the Secret"},
 		{"no secret", map[string]any{"accounts": []any{map[string]any{"name": "a", "api_key": "k"}}}, nil, "accounts[0].apiSecret is required"},
 		{"account name that is no Secret key", map[string]any{"accounts": []any{map[string]any{"name": "prod/eu", "api_key": "k", "apiSecret": "s"}}}, nil, `"prod/eu" is not a valid Secret key`},
 		{"sharding before Kubernetes 1.28", map[string]any{"sharding": map[string]any{"enabled": true}}, []string{"--kube-version", "1.27.0"}, "sharding.enabled needs Kubernetes 1.28"},
