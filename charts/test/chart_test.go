@@ -225,7 +225,7 @@ func TestTemplate(t *testing.T) {
 			checkService(t, r, pod)
 			checkState(t, r, pod, c.want)
 			checkSharding(t, pod, c.want)
-			checkExporterLoads(t, r, pod, c.want)
+			checkExporterLoads(t, r, pod, c.want, c.values)
 			if sm := only[monitoringv1.ServiceMonitor](r); sm != nil {
 				checkServiceMonitor(t, r, sm)
 			}
@@ -548,8 +548,9 @@ func checkCredentials(t *testing.T, r *rendered, pod *corev1.PodTemplateSpec, w 
 // checkExporterLoads has the exporter's own config package load the rendered
 // config, with the container's volumes laid out in a temporary folder: the
 // Secret's keys as files, the state file's folder. It then holds the
-// accounts, each with the API secret of its key in the Secret.
-func checkExporterLoads(t *testing.T, r *rendered, pod *corev1.PodTemplateSpec, w want) {
+// accounts, each with the API secret of its key in the Secret: the apiSecret
+// of its values when the chart made the Secret.
+func checkExporterLoads(t *testing.T, r *rendered, pod *corev1.PodTemplateSpec, w want, values map[string]any) {
 	t.Helper()
 	if len(w.keys) == 0 {
 		return // no account: the exporter rightly refuses to start
@@ -570,10 +571,17 @@ func checkExporterLoads(t *testing.T, r *rendered, pod *corev1.PodTemplateSpec, 
 			secrets = s.Data
 		}
 	}
+	wantSecret := map[string]string{}
 	if secrets == nil { // an existing Secret: make up its contents
 		secrets = map[string][]byte{}
-		for _, key := range w.keys {
+		for name, key := range w.keys {
 			secrets[key] = []byte("secret in " + key)
+			wantSecret[name] = "secret in " + key
+		}
+	} else {
+		for _, acc := range values["accounts"].([]any) {
+			acc := acc.(map[string]any)
+			wantSecret[acc["name"].(string)] = acc["apiSecret"].(string)
 		}
 	}
 	for _, m := range pod.Spec.Containers[0].VolumeMounts {
@@ -604,9 +612,9 @@ func checkExporterLoads(t *testing.T, r *rendered, pod *corev1.PodTemplateSpec, 
 		t.Errorf("the exporter loaded %d accounts, want %d", len(loaded.Accounts), len(w.keys))
 	}
 	for _, acc := range loaded.Accounts {
-		if want := string(secrets[w.keys[acc.Name]]); string(acc.APISecret) != want || want == "" {
-			t.Errorf("account %s: the exporter read an API secret of %d bytes, want the %d of the Secret's key %s",
-				acc.Name, len(acc.APISecret), len(want), w.keys[acc.Name])
+		if want := wantSecret[acc.Name]; string(acc.APISecret) != want || want == "" {
+			t.Errorf("account %s: the exporter read an API secret of %d bytes, want %d bytes",
+				acc.Name, len(acc.APISecret), len(want))
 		}
 	}
 	if (loaded.StateFile != "") != (w.stateDir != "") {
