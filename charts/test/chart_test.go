@@ -57,8 +57,7 @@ var helmPath = sync.OnceValues(func() (string, error) {
 })
 
 func exitError(err error) error {
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
+	if ee, ok := errors.AsType[*exec.ExitError](err); ok {
 		return fmt.Errorf("%w: %s", err, ee.Stderr)
 	}
 	return err
@@ -896,4 +895,61 @@ func untar(t *testing.T, archive string) map[string][]byte {
 		_, name, _ := strings.Cut(h.Name, "/")
 		files[name] = b
 	}
+}
+
+// TestReadmeListsEveryValue: each value of values.yaml, or a key above it,
+// has a row in the README's table, and each row names a value that exists.
+func TestReadmeListsEveryValue(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(chartDir, "values.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var values map[string]any
+	if err := yaml.Unmarshal(b, &values); err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile(filepath.Join(chartDir, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string]bool{}
+	for line := range strings.Lines(string(readme)) {
+		if key, ok := strings.CutPrefix(line, "| `"); ok {
+			key, _, _ = strings.Cut(key, "`")
+			rows[key] = true
+		}
+	}
+	all := map[string]bool{}
+	var walk func(prefix string, v any)
+	walk = func(prefix string, v any) {
+		all[prefix] = true
+		m, ok := v.(map[string]any)
+		if !ok || len(m) == 0 {
+			documented := false
+			for p := prefix; p != "" && !documented; p, _ = cutLast(p) {
+				documented = rows[p]
+			}
+			if !documented {
+				t.Errorf("values.yaml's %s has no row in the README's table", prefix)
+			}
+			return
+		}
+		for k, sub := range m {
+			walk(strings.TrimPrefix(prefix+"."+k, "."), sub)
+		}
+	}
+	walk("", values)
+	for row := range rows {
+		if !all[row] {
+			t.Errorf("the README's table lists %s, which values.yaml does not hold", row)
+		}
+	}
+}
+
+// cutLast cuts "a.b.c" into "a.b" and "c".
+func cutLast(key string) (string, string) {
+	if i := strings.LastIndex(key, "."); i >= 0 {
+		return key[:i], key[i+1:]
+	}
+	return "", key
 }
