@@ -147,6 +147,7 @@ type want struct {
 	shards       int    // 0: not sharded
 	stateDir     string // "": no state file
 	configSecret bool   // the config file in a Secret rather than a ConfigMap
+	webConfig    string // the web config file, as YAML
 	dashboards   [2]string
 }
 
@@ -198,7 +199,7 @@ func TestTemplate(t *testing.T) {
 			values: everythingOn,
 			want: want{kinds: []string{"ConfigMap", "ConfigMap", "PrometheusRule", "Secret", "Secret", "Service", "ServiceAccount", "ServiceMonitor", "StatefulSet"},
 				secret: fullname, keys: twoAccountsKeys, statefulSet: true, replicas: 3, shards: 3, stateDir: "/var/lib/vonage_audit_exporter",
-				configSecret: true, dashboards: [2]string{"my_dashboard", "yes"}},
+				configSecret: true, webConfig: "http_server_config:\n  http2: true\n", dashboards: [2]string{"my_dashboard", "yes"}},
 		},
 	}
 	for _, c := range cases {
@@ -225,6 +226,9 @@ func TestTemplate(t *testing.T) {
 			checkState(t, r, pod, c.want)
 			checkSharding(t, pod, c.want)
 			checkExporterLoads(t, r, pod, c.want, c.values)
+			if got := flagFile(t, r, pod, c.want, "--web.config.file"); got != c.want.webConfig {
+				t.Errorf("the web config file is %q, want %q", got, c.want.webConfig)
+			}
 			if sm := only[monitoringv1.ServiceMonitor](r); sm != nil {
 				checkServiceMonitor(t, r, sm)
 			}
@@ -448,12 +452,27 @@ type exporterConfig struct {
 // ConfigMap or Secret.
 func configFile(t *testing.T, r *rendered, pod *corev1.PodTemplateSpec, w want) exporterConfig {
 	t.Helper()
-	c := pod.Spec.Containers[0]
+	content := flagFile(t, r, pod, w, "--config.file")
+	cfg := exporterConfig{text: content}
+	if err := yaml.Unmarshal([]byte(content), &cfg); err != nil {
+		t.Fatalf("reading the config file: %v\n%s", err, content)
+	}
+	return cfg
+}
+
+// flagFile returns the contents of the file that flag names, following it
+// to the volume mounted there and to that volume's ConfigMap or Secret; ""
+// when the flag is not passed.
+func flagFile(t *testing.T, r *rendered, pod *corev1.PodTemplateSpec, w want, flag string) string {
+	t.Helper()
 	var file string
-	for _, a := range c.Args {
-		if v, ok := strings.CutPrefix(a, "--config.file="); ok {
+	for _, a := range pod.Spec.Containers[0].Args {
+		if v, ok := strings.CutPrefix(a, flag+"="); ok {
 			file = v
 		}
+	}
+	if file == "" {
+		return ""
 	}
 	mount := mountAt(t, pod, file)
 	vol := volume(t, pod, mount.Name)
@@ -464,13 +483,9 @@ func configFile(t *testing.T, r *rendered, pod *corev1.PodTemplateSpec, w want) 
 	case !w.configSecret && vol.ConfigMap != nil:
 		content = named[corev1.ConfigMap](t, r, vol.ConfigMap.Name).Data[mount.SubPath]
 	default:
-		t.Fatalf("the config file %s is on volume %+v, want a %s", file, vol.VolumeSource, map[bool]string{true: "Secret", false: "ConfigMap"}[w.configSecret])
+		t.Fatalf("%s %s is on volume %+v, want a %s", flag, file, vol.VolumeSource, map[bool]string{true: "Secret", false: "ConfigMap"}[w.configSecret])
 	}
-	cfg := exporterConfig{text: content}
-	if err := yaml.Unmarshal([]byte(content), &cfg); err != nil {
-		t.Fatalf("reading the config file: %v\n%s", err, content)
-	}
-	return cfg
+	return content
 }
 
 func mountAt(t *testing.T, pod *corev1.PodTemplateSpec, file string) corev1.VolumeMount {
