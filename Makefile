@@ -99,4 +99,12 @@ fuzz:
 		$(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) ./$${t%%:*}; \
 	done
 
-test: lint unit e2e fuzz
+# The Helm chart's tests, a module of their own (charts/test); helm is pinned
+# in tools/helm/go.mod, built first (minutes, once) so that the tests' own
+# timeout does not count the build.
+.PHONY: chart
+chart:
+	$(GO) tool -modfile=tools/helm/go.mod helm version
+	cd charts/test && $(GO) vet ./... && $(GO) tool -modfile=../../tools/go.mod golangci-lint run ./... && $(GO) test -count=1 ./...
+
+test: lint unit chart e2e fuzz
