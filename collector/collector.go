@@ -21,11 +21,11 @@ func newDesc(name, help string, labels ...string) *prometheus.Desc {
 
 // Every metric of the exporter, besides the Go, process and build ones.
 var (
-	eventsDesc        = newDesc("events_total", "Audit events counted, by event type and source.", "account", "event_type", "source")
-	userEventsDesc    = newDesc("user_events_total", "Audit events counted, by event type, source and user.", "account", "event_type", "source", "user")
-	countryEventsDesc = newDesc("country_events_total", "Audit events counted, by event type and source country.", "account", "event_type", "country")
+	eventsDesc        = newDesc("events_total", "Audit events counted, by event type and source.", eventsLabels...)
+	userEventsDesc    = newDesc("user_events_total", "Audit events counted, by event type, source and user.", userEventsLabels...)
+	countryEventsDesc = newDesc("country_events_total", "Audit events counted, by event type and source country.", countryEventsLabels...)
 	userOverflowDesc  = newDesc("user_overflow_total", "Distinct users counted as __other__ because max_users was reached.", "account")
-	lastEventDesc     = newDesc("last_event_timestamp_seconds", "Creation time of the newest audit event counted, by event type.", "account", "event_type")
+	lastEventDesc     = newDesc("last_event_timestamp_seconds", "Creation time of the newest audit event counted, by event type.", lastEventLabels...)
 
 	upDesc           = newDesc("up", "Whether the last poll of the Audit API succeeded.", "account")
 	lastSuccessDesc  = newDesc("last_success_timestamp_seconds", "Time the last successful poll of the Audit API finished.", "account")
