@@ -20,6 +20,7 @@ type accountCache struct {
 	users     seriesCache[poller.UserKey]
 	countries seriesCache[poller.CountryKey]
 	lastEvent seriesCache[string]
+	labels    labelPairs
 }
 
 // collect brings the cache up to date while the poller is held, and sends
@@ -31,16 +32,16 @@ func (c *accountCache) collect(p Source, ch chan<- prometheus.Metric) {
 	p.Read(func(s *poller.Snapshot) {
 		name := s.Account
 		update(&c.events, c.gen, s.Events, identity, compareEventKey, func(k poller.EventKey, v float64) prometheus.Metric {
-			return withExemplar(prometheus.MustNewConstMetric(eventsDesc, prometheus.CounterValue, v, name, k.EventType, k.Source), s.EventExemplars[k])
+			return c.labels.metric(eventsDesc, prometheus.CounterValue, v, eventsLabels, name, k.EventType, k.Source).with(s.EventExemplars[k])
 		})
 		update(&c.users, c.gen, s.Users, identity, compareUserKey, func(k poller.UserKey, v float64) prometheus.Metric {
-			return withExemplar(prometheus.MustNewConstMetric(userEventsDesc, prometheus.CounterValue, v, name, k.EventType, k.Source, k.User), s.UserExemplars[k])
+			return c.labels.metric(userEventsDesc, prometheus.CounterValue, v, userEventsLabels, name, k.EventType, k.Source, k.User).with(s.UserExemplars[k])
 		})
 		update(&c.countries, c.gen, s.Countries, identity, compareCountryKey, func(k poller.CountryKey, v float64) prometheus.Metric {
-			return prometheus.MustNewConstMetric(countryEventsDesc, prometheus.CounterValue, v, name, k.EventType, k.Country)
+			return c.labels.metric(countryEventsDesc, prometheus.CounterValue, v, countryEventsLabels, name, k.EventType, k.Country)
 		})
 		update(&c.lastEvent, c.gen, s.LastEvent, unixSeconds, strings.Compare, func(t string, v float64) prometheus.Metric {
-			return prometheus.MustNewConstMetric(lastEventDesc, prometheus.GaugeValue, v, name, t)
+			return c.labels.metric(lastEventDesc, prometheus.GaugeValue, v, lastEventLabels, name, t)
 		})
 		self = selfMetrics(s)
 	})

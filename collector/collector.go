@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 
 	"github.com/vonage-audit-exporter/vonage_audit_exporter/poller"
 )
@@ -22,11 +21,11 @@ func newDesc(name, help string, labels ...string) *prometheus.Desc {
 
 // Every metric of the exporter, besides the Go, process and build ones.
 var (
-	eventsDesc        = newDesc("events_total", "Audit events counted, by event type and source.", "account", "event_type", "source")
-	userEventsDesc    = newDesc("user_events_total", "Audit events counted, by event type, source and user.", "account", "event_type", "source", "user")
-	countryEventsDesc = newDesc("country_events_total", "Audit events counted, by event type and source country.", "account", "event_type", "country")
+	eventsDesc        = newDesc("events_total", "Audit events counted, by event type and source.", eventsLabels...)
+	userEventsDesc    = newDesc("user_events_total", "Audit events counted, by event type, source and user.", userEventsLabels...)
+	countryEventsDesc = newDesc("country_events_total", "Audit events counted, by event type and source country.", countryEventsLabels...)
 	userOverflowDesc  = newDesc("user_overflow_total", "Distinct users counted as __other__ because max_users was reached.", "account")
-	lastEventDesc     = newDesc("last_event_timestamp_seconds", "Creation time of the newest audit event counted, by event type.", "account", "event_type")
+	lastEventDesc     = newDesc("last_event_timestamp_seconds", "Creation time of the newest audit event counted, by event type.", lastEventLabels...)
 
 	upDesc           = newDesc("up", "Whether the last poll of the Audit API succeeded.", "account")
 	lastSuccessDesc  = newDesc("last_success_timestamp_seconds", "Time the last successful poll of the Audit API finished.", "account")
@@ -243,43 +242,3 @@ func sortedKeys(m map[string]float64) []string {
 // `vonage_audit_exporter events get` reads. Nothing else of the event goes
 // in, so that an exemplar shows no more of the users than the series' labels.
 const exemplarLabel = "event_id"
-
-// withExemplar adds to a counter the exemplar of its newest event. The cache
-// builds a metric again whenever its value changes, which counting an event
-// always does, so a built exemplar is never stale. An id that an exemplar
-// cannot hold (over 128 runes with the label name, or not UTF-8) leaves
-// the series without one rather than failing the scrape.
-func withExemplar(m prometheus.Metric, e poller.Exemplar) prometheus.Metric {
-	if e.ID == "" {
-		return m
-	}
-	withEx, err := prometheus.NewMetricWithExemplars(m, prometheus.Exemplar{
-		Value: 1, Labels: prometheus.Labels{exemplarLabel: e.ID}, Timestamp: e.CreatedAt,
-	})
-	if err != nil {
-		return m
-	}
-	// Written once, here: the metric NewMetricWithExemplars returns sets the
-	// exemplar at each Write on the counter it shares with m, and the cache
-	// serves a metric to concurrent scrapes, so each Write would race.
-	pb := &dto.Metric{}
-	if err := withEx.Write(pb); err != nil {
-		return m
-	}
-	return writtenCounter{desc: m.Desc(), pb: pb}
-}
-
-// writtenCounter is a counter written once when built: each scrape gets the
-// same label pairs and counter, which nothing changes any more, as a const
-// metric's scrapes do.
-type writtenCounter struct {
-	desc *prometheus.Desc
-	pb   *dto.Metric
-}
-
-func (w writtenCounter) Desc() *prometheus.Desc { return w.desc }
-
-func (w writtenCounter) Write(out *dto.Metric) error {
-	out.Label, out.Counter = w.pb.Label, w.pb.Counter
-	return nil
-}

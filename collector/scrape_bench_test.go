@@ -2,6 +2,8 @@ package collector_test
 
 import (
 	"fmt"
+	"maps"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -105,17 +107,41 @@ func labelValues[T interface{ GetValue() string }](pairs []T) []string {
 	return out
 }
 
+// heapBytes is the heap in use once the garbage is collected.
+func heapBytes() float64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return float64(m.HeapAlloc)
+}
+
 // BenchmarkScrape serves /metrics through promhttp for n user series, from
 // the collector and from plain CounterVecs holding the same series. Between
 // two scrapes 100 user series change on both sides, as a poll would, and on
-// the collector's their exemplars too.
+// the collector's their exemplars too. It reports the heap each side holds
+// for the series (heap-B): the counts and the collector's cache, against the
+// CounterVecs; heap-B-statefile adds the copy of the counts that an exporter
+// with a state file exports.
 func BenchmarkScrape(b *testing.B) {
 	const changed = 100
-	for _, n := range []int{10000, 100000} {
+	for _, n := range []int{10000, 100000, 250000} {
+		before := heapBytes()
 		a := scrapeAccount(n)
 		c := collector.New(nil)
 		c.SetAccounts([]collector.Account{{Poller: a}})
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(c)
+		h := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+		// The first scrape builds every series; the loop measures the
+		// steady state.
+		pollertest.Scrape(h)
+		heap := heapBytes() - before
+		saved := []any{maps.Clone(a.s.Events), maps.Clone(a.s.Users), maps.Clone(a.s.Countries), maps.Clone(a.s.LastEvent)}
+		heapSaved := heapBytes() - before
+
+		before = heapBytes()
 		baseReg, baseUsers := baselineOf(b, c)
+		baseHeap := heapBytes() - before
 		var keys []poller.UserKey
 		for k := range a.s.Users {
 			if len(keys) == changed {
@@ -134,14 +160,10 @@ func BenchmarkScrape(b *testing.B) {
 				}
 				pollertest.Scrape(h)
 			}
+			// After the loop, which deletes what is reported before it.
+			b.ReportMetric(baseHeap, "heap-B")
 		})
 		b.Run(fmt.Sprintf("series=%d/collector", n), func(b *testing.B) {
-			reg := prometheus.NewRegistry()
-			reg.MustRegister(c)
-			h := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
-			// The first scrape builds every series; the loop measures the
-			// steady state.
-			pollertest.Scrape(h)
 			b.ReportAllocs()
 			for b.Loop() {
 				a.mu.Lock()
@@ -154,6 +176,9 @@ func BenchmarkScrape(b *testing.B) {
 				a.mu.Unlock()
 				pollertest.Scrape(h)
 			}
+			b.ReportMetric(heap, "heap-B")
+			b.ReportMetric(heapSaved, "heap-B-statefile")
 		})
+		runtime.KeepAlive(saved)
 	}
 }

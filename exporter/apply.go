@@ -91,7 +91,7 @@ func (e *Exporter) apply(cfg *config.Config) error {
 
 	// Build everything that can fail before touching what runs.
 	next := make([]*managed, 0, len(owned))
-	transfers := map[*poller.Poller]*poller.Poller{}
+	transfers := map[*managed]*managed{}
 	var added, rebuilt, restarted []string
 	restartedBy := map[string][]string{}
 	for _, acc := range owned {
@@ -104,7 +104,7 @@ func (e *Exporter) apply(cfg *config.Config) error {
 		if prev != nil && change == config.Unchanged {
 			m := prev
 			if restartAll {
-				m = e.manage(cfg, prev.poller(), s, prev.api)
+				m = e.manage(cfg, prev.view, s, prev.api)
 			}
 			next = append(next, m)
 			continue
@@ -113,17 +113,18 @@ func (e *Exporter) apply(cfg *config.Config) error {
 		if err != nil {
 			return err
 		}
+		m := e.manage(cfg, &savedView{p: p}, s, api)
 		switch {
 		case prev == nil:
 			added = append(added, acc.Name)
 		case change == config.RebuildKeepingCounters:
-			transfers[p] = prev.poller()
+			transfers[m] = prev
 			rebuilt = append(rebuilt, acc.Name)
 		default:
 			restarted = append(restarted, acc.Name)
 			restartedBy[acc.Name] = keys
 		}
-		next = append(next, e.manage(cfg, p, s, api))
+		next = append(next, m)
 	}
 
 	keep := map[*poller.Runner]bool{}
@@ -139,9 +140,11 @@ func (e *Exporter) apply(cfg *config.Config) error {
 			removed = append(removed, name)
 		}
 	}
-	// The old runners have stopped: their pollers' state is final.
-	for p, from := range transfers {
-		p.Inherit(from)
+	// The old runners have stopped: their pollers' state is final. The
+	// rebuilt account goes on exporting what the old one had saved.
+	for m, from := range transfers {
+		m.poller().Inherit(from.poller())
+		m.view.show(from.view.shown())
 	}
 	for _, name := range restarted {
 		level.Warn(e.logger).Log("msg", "What the account's counters count changed: they restart from zero", "account", name, "changed", strings.Join(restartedBy[name], ","))
@@ -156,6 +159,15 @@ func (e *Exporter) apply(cfg *config.Config) error {
 			restored[name] = false
 		default:
 			restored[name] = e.restoreAccount(m, saved)
+		}
+		// Until its first save, an account exports what it starts from:
+		// the state restored, or zero. Without a state file, the live
+		// counters, and a state file turned on later starts from them.
+		switch {
+		case cfg.StateFile == "" || !canSave:
+			m.view.show(nil)
+		case m.view.shown() == nil:
+			m.view.show(m.poller().Checkpoint())
 		}
 	}
 

@@ -17,6 +17,7 @@ import (
 	"github.com/vonage-audit-exporter/vonage_audit_exporter/collector"
 	"github.com/vonage-audit-exporter/vonage_audit_exporter/config"
 	"github.com/vonage-audit-exporter/vonage_audit_exporter/poller"
+	"github.com/vonage-audit-exporter/vonage_audit_exporter/state"
 )
 
 // DefaultScrapeTimeout is assumed when a scrape does not say its timeout.
@@ -27,7 +28,10 @@ type Options struct {
 	// ScrapeTimeoutOffset is taken off the scrape timeout that Prometheus
 	// sends, to leave time for writing the answer.
 	ScrapeTimeoutOffset time.Duration
-	Logger              log.Logger
+	// SaveInterval is the least time between two saves of the state file;
+	// 0 means DefaultSaveInterval.
+	SaveInterval time.Duration
+	Logger       log.Logger
 }
 
 // Exporter runs the polls of its accounts, exports their counters, saves
@@ -42,7 +46,15 @@ type Exporter struct {
 	applyMu sync.Mutex
 	applied bool // a config has been applied: the state file was read then
 
-	saveMu sync.Mutex // one save at a time; taken before mu
+	saveMu       sync.Mutex // one save at a time; taken before mu
+	saveInterval time.Duration
+	dirty        chan struct{} // a poll changed the state since the last save
+	stopSaving   chan struct{} // closed by Stop; nil before Start
+	savingDone   chan struct{} // closed when the writer has returned
+	// The writer's clock, timer and file write; tests replace them.
+	now   func() time.Time
+	after func(time.Duration) <-chan time.Time
+	write func(path string, f *state.File) error
 
 	mu        sync.Mutex // guards below; never held while waiting on a poll or a file
 	mode      string
@@ -55,12 +67,13 @@ type Exporter struct {
 	ready     bool // see Ready
 }
 
-// managed is one account with its runner, its API metrics, and the settings
-// it was built from.
+// managed is one account with its runner, its API metrics, what it exports
+// when a state file is kept, and the settings it was built from.
 type managed struct {
 	spec   spec
 	runner *poller.Runner
 	api    *collector.Observer
+	view   *savedView
 }
 
 func (m *managed) poller() *poller.Poller { return m.runner.Poller() }
@@ -70,7 +83,14 @@ func New(opts Options) *Exporter {
 	if opts.Logger == nil {
 		opts.Logger = log.NewNopLogger()
 	}
-	e := &Exporter{logger: opts.Logger, offset: opts.ScrapeTimeoutOffset, mode: config.ModeInterval}
+	if opts.SaveInterval <= 0 {
+		opts.SaveInterval = DefaultSaveInterval
+	}
+	e := &Exporter{
+		logger: opts.Logger, offset: opts.ScrapeTimeoutOffset, mode: config.ModeInterval,
+		saveInterval: opts.SaveInterval, dirty: make(chan struct{}, 1),
+		now: time.Now, after: time.After, write: state.Write,
+	}
 	e.status.ReloadOK = true
 	e.status.Restored = map[string]bool{}
 	e.collector = collector.New(e.currentStatus)
@@ -98,18 +118,24 @@ func (e *Exporter) currentStatus() collector.Status {
 	return s
 }
 
-// manage wraps a poller into an account polled by cfg's schedule, its
-// state saved after each successful poll.
-func (e *Exporter) manage(cfg *config.Config, p *poller.Poller, s spec, api *collector.Observer) *managed {
-	r := poller.NewRunner(p, poller.Schedule{Mode: cfg.Mode, Interval: cfg.PollInterval, Polled: func() { e.save() }})
-	return &managed{spec: s, runner: r, api: api}
+// manage wraps the poller of view into an account polled by cfg's
+// schedule, each successful poll marking the state for the writer to save.
+func (e *Exporter) manage(cfg *config.Config, view *savedView, s spec, api *collector.Observer) *managed {
+	r := poller.NewRunner(view.p, poller.Schedule{Mode: cfg.Mode, Interval: cfg.PollInterval, Polled: e.markDirty})
+	return &managed{spec: s, runner: r, api: api, view: view}
 }
 
-// publish makes the collector export the running accounts. Callers hold mu.
+// publish makes the collector export the running accounts: their saved
+// counters when a state file is kept, their live ones otherwise. Callers
+// hold mu.
 func (e *Exporter) publish() {
 	accounts := make([]collector.Account, len(e.accounts))
 	for i, m := range e.accounts {
-		accounts[i] = collector.Account{Poller: m.poller(), API: m.api}
+		var src collector.Source = m.poller()
+		if e.statePath != "" {
+			src = m.view
+		}
+		accounts[i] = collector.Account{Poller: src, API: m.api}
 	}
 	e.collector.SetAccounts(accounts)
 }
@@ -124,14 +150,22 @@ func (e *Exporter) Start(ctx context.Context) {
 	e.ctx = ctx
 	accounts := e.accounts
 	e.mu.Unlock()
+	if e.stopSaving == nil {
+		e.stopSaving, e.savingDone = make(chan struct{}), make(chan struct{})
+		go func() {
+			defer close(e.savingDone)
+			e.saveLoop(e.stopSaving)
+		}()
+	}
 	for _, m := range accounts {
 		m.runner.Start(ctx)
 	}
 }
 
-// Stop cancels polling, waits for the polls under way to end, and saves the
-// state. A poll cancelled midway keeps what it counted and leaves the cursor
-// where it was, so the state saved is consistent.
+// Stop cancels polling, waits for the polls under way to end, stops the
+// writer, and saves the state once. A poll cancelled midway keeps what it
+// counted and leaves the cursor where it was, so the state saved is
+// consistent.
 func (e *Exporter) Stop() {
 	e.applyMu.Lock()
 	defer e.applyMu.Unlock()
@@ -139,10 +173,22 @@ func (e *Exporter) Stop() {
 	e.stopped = true
 	accounts := e.accounts
 	e.mu.Unlock()
+	// Every runner is cancelled at once: a thousand accounts stop in the
+	// time of the slowest, not of all of them in turn.
+	var wg sync.WaitGroup
 	for _, m := range accounts {
-		m.runner.Stop()
+		wg.Go(m.runner.Stop)
 	}
-	if e.save() {
+	wg.Wait()
+	if e.stopSaving != nil {
+		select {
+		case <-e.stopSaving:
+		default:
+			close(e.stopSaving)
+		}
+		<-e.savingDone
+	}
+	if saved, _ := e.save(); saved {
 		level.Info(e.logger).Log("msg", "Stopped polling and saved the state")
 	}
 }

@@ -23,7 +23,7 @@ func withPollers(mode string, interval, offset time.Duration, pollers ...*poller
 	defer e.mu.Unlock()
 	e.mode, e.interval = mode, interval
 	for _, p := range pollers {
-		e.accounts = append(e.accounts, e.manage(cfg, p, spec{}, nil))
+		e.accounts = append(e.accounts, e.manage(cfg, &savedView{p: p}, spec{}, nil))
 	}
 	e.publish()
 	return e

@@ -8,11 +8,14 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-kit/log/level"
 
+	"github.com/vonage-audit-exporter/vonage_audit_exporter/collector"
 	"github.com/vonage-audit-exporter/vonage_audit_exporter/config"
+	"github.com/vonage-audit-exporter/vonage_audit_exporter/poller"
 	"github.com/vonage-audit-exporter/vonage_audit_exporter/state"
 )
 
@@ -81,32 +84,118 @@ func (e *Exporter) restoreAccount(m *managed, saved map[string]state.Account) bo
 	return true
 }
 
+// DefaultSaveInterval is the least time between two saves of the state
+// file. Saves are batched: a successful poll marks the state as changed, and
+// the one writer saves every account at most this often, and at Stop. With
+// a state file, the counters exported are those of the last successful
+// save, so a count shows at most this much later than without one.
+const DefaultSaveInterval = 5 * time.Second
+
+// saveLoop is the state file's one writer. It saves when a poll changed the
+// state, at most once per saveInterval, until stop is closed; Stop then
+// saves once more. A failed save is tried again an interval later.
+func (e *Exporter) saveLoop(stop <-chan struct{}) {
+	var last time.Time
+	for {
+		select {
+		case <-stop:
+			return
+		case <-e.dirty:
+		}
+		if wait := e.saveInterval - e.now().Sub(last); !last.IsZero() && wait > 0 {
+			select {
+			case <-stop:
+				return
+			case <-e.after(wait):
+			}
+		}
+		last = e.now()
+		if _, err := e.save(); err != nil {
+			e.markDirty()
+		}
+	}
+}
+
+// markDirty tells the writer that the state changed. It never blocks: it
+// runs at the end of each successful poll.
+func (e *Exporter) markDirty() {
+	select {
+	case e.dirty <- struct{}{}:
+	default:
+	}
+}
+
 // save writes the state of every account to the state file, if there is
-// one, and tells whether it did. It runs after each successful poll, in the
-// poll's goroutine, never on the scrape path.
-func (e *Exporter) save() bool {
+// one, and tells whether it did. Once the file is written, the accounts
+// export the counters it holds. It runs in the writer and at Stop, never on
+// the poll or the scrape path.
+func (e *Exporter) save() (bool, error) {
 	e.saveMu.Lock()
 	defer e.saveMu.Unlock()
 	e.mu.Lock()
 	path, accounts := e.statePath, e.accounts
 	e.mu.Unlock()
 	if path == "" {
-		return false
+		return false, nil
 	}
-	f := &state.File{Version: state.Version, SavedAt: time.Now().UTC(), Accounts: make(map[string]state.Account, len(accounts))}
-	for _, m := range accounts {
-		st := m.poller().Save()
+	f := &state.File{Version: state.Version, SavedAt: e.now().UTC(), Accounts: make(map[string]state.Account, len(accounts))}
+	checkpoints := make([]*poller.Checkpoint, len(accounts))
+	for i, m := range accounts {
+		checkpoints[i] = m.poller().Checkpoint()
+		st := checkpoints[i].State()
 		st.Fingerprint = m.spec.fingerprint
 		f.Accounts[m.poller().Name()] = st
 	}
-	err := state.Write(path, f)
+	err := e.write(path, f)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if err != nil {
 		e.status.SaveErrors++
-		level.Error(e.logger).Log("msg", "Saving the state failed; after a restart, counters continue from the last state saved", "state_file", path, "err", err)
-		return false
+		level.Error(e.logger).Log("msg", "Saving the state failed; the counters saved last are exported, and a restart continues from them", "state_file", path, "err", err)
+		return false, err
 	}
-	e.status.LastSave = time.Now()
-	return true
+	for i, m := range accounts {
+		m.view.show(checkpoints[i])
+	}
+	e.status.LastSave = e.now()
+	return true, nil
+}
+
+// savedView is what the collector reads of an account when a state file is
+// kept: the live report on its polls, with the counters and cursor of its
+// last checkpoint saved (or restored). A counter scraped is then never more
+// than a restart would restore, so that it never goes backwards, which
+// rate() would read as a reset and count whole again.
+type savedView struct {
+	p *poller.Poller
+
+	mu    sync.Mutex
+	saved *poller.Checkpoint
+}
+
+var _ collector.Source = (*savedView)(nil)
+
+func (v *savedView) Name() string { return v.p.Name() }
+
+func (v *savedView) Read(fn func(*poller.Snapshot)) {
+	v.mu.Lock()
+	saved := v.saved
+	v.mu.Unlock()
+	v.p.Read(func(live *poller.Snapshot) {
+		s := saved.Export(live)
+		fn(&s)
+	})
+}
+
+func (v *savedView) show(c *poller.Checkpoint) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.saved = c
+}
+
+// shown is the checkpoint the view exports; nil when none is set.
+func (v *savedView) shown() *poller.Checkpoint {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.saved
 }

@@ -154,3 +154,20 @@ func TestExemplarsSurviveRestore(t *testing.T) {
 		t.Errorf("a poller without exemplars restored some: %v %v", events, users)
 	}
 }
+
+// With a state file an account exports its last checkpoint: the exemplars
+// exported are the checkpoint's, which name events its counts include.
+func TestCheckpointExportsItsExemplars(t *testing.T) {
+	a, _ := newTestAccount(poller.Options{Exemplars: true})
+	ingestAll(a, []auditapi.Event{loginBy("a", "u@x", t0.Add(-2*time.Minute))})
+	cp := a.Checkpoint()
+	ingestAll(a, []auditapi.Event{loginBy("b", "u@x", t0.Add(-time.Minute))})
+	var exported poller.Snapshot
+	a.Read(func(live *poller.Snapshot) { exported = cp.Export(live) })
+	if got, want := exported.EventExemplars[login], ex("a", t0.Add(-2*time.Minute)); got != want || exported.Events[login] != 1 {
+		t.Errorf("checkpoint exports %v logins with exemplar %v, want 1 with %v", exported.Events[login], got, want)
+	}
+	if got := exported.UserExemplars[poller.UserKey{EventType: "USER_LOGIN", Source: "CD", User: "u@x"}]; got.ID != "a" {
+		t.Errorf("checkpoint exports user exemplar %v, want event a's", got)
+	}
+}

@@ -1,6 +1,7 @@
 package poller
 
 import (
+	"cmp"
 	"maps"
 	"slices"
 	"strings"
@@ -97,46 +98,97 @@ func (p *Poller) Read(fn func(*Snapshot)) {
 	fn(&p.s)
 }
 
-// Save copies the poller's counting state, for the state file. Counters and
-// seen ids are changed together under mu, so a copy taken even in the
-// middle of a poll is consistent: a restored poller skips the ids it
-// counted. The fingerprint is the caller's to set.
-func (p *Poller) Save() state.Account {
+// Checkpoint is a copy of an account's counting state taken at one instant:
+// the counters, the cursor and the seen ids that go with them. It is what
+// the state file keeps and, when there is one, what the account exports,
+// so that a counter never reads more than what a restart would restore.
+// It is not changed after Checkpoint returns it.
+type Checkpoint struct {
+	counts Snapshot
+	floor  time.Time
+	seen   map[string]time.Time
+	labels string
+}
+
+// Checkpoint copies the poller's counting state. Counters, seen ids and the
+// cursor are changed together under mu, so a copy taken even in the middle
+// of a poll is consistent: a restored poller reads again from the cursor
+// and skips the ids it counted.
+func (p *Poller) Checkpoint() *Checkpoint {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	return &Checkpoint{
+		counts: Snapshot{
+			Events:    maps.Clone(p.s.Events),
+			Users:     maps.Clone(p.s.Users),
+			Countries: maps.Clone(p.s.Countries),
+			LastEvent: maps.Clone(p.s.LastEvent),
+			// Exemplars go with the counts they name the newest event of.
+			EventExemplars: maps.Clone(p.s.EventExemplars),
+			UserExemplars:  maps.Clone(p.s.UserExemplars),
+			UserOverflow:   p.s.UserOverflow,
+			Cursor:         p.s.Cursor,
+			Ingested:       p.s.Ingested,
+			Duplicates:     p.s.Duplicates,
+		},
+		floor:  p.floor,
+		seen:   maps.Clone(p.seen),
+		labels: p.labels(),
+	}
+}
+
+// Export returns live, the snapshot of the same account, with the counters
+// and cursor of c: what the account exports when only saved counts may be
+// shown. The maps are shared with c and live, not copied.
+func (c *Checkpoint) Export(live *Snapshot) Snapshot {
+	s := *live
+	s.Events, s.Users, s.Countries, s.LastEvent = c.counts.Events, c.counts.Users, c.counts.Countries, c.counts.LastEvent
+	s.EventExemplars, s.UserExemplars = c.counts.EventExemplars, c.counts.UserExemplars
+	s.UserOverflow, s.Cursor, s.Ingested, s.Duplicates = c.counts.UserOverflow, c.counts.Cursor, c.counts.Ingested, c.counts.Duplicates
+	return s
+}
+
+// State returns c as the state file keeps it; the fingerprint is the
+// caller's to set.
+func (c *Checkpoint) State() state.Account {
 	st := state.Account{
-		Floor:      p.floor,
-		Cursor:     p.s.Cursor,
-		Seen:       maps.Clone(p.seen),
-		LastEvent:  maps.Clone(p.s.LastEvent),
-		Labels:     p.labels(),
-		Ingested:   p.s.Ingested,
-		Duplicates: p.s.Duplicates,
-		Events:     make([]state.EventSeries, 0, len(p.s.Events)),
-		Users:      make([]state.UserSeries, 0, len(p.s.Users)),
-		Countries:  make([]state.CountrySeries, 0, len(p.s.Countries)),
+		Floor:        c.floor,
+		Cursor:       c.counts.Cursor,
+		Seen:         c.seen,
+		LastEvent:    c.counts.LastEvent,
+		Labels:       c.labels,
+		Ingested:     c.counts.Ingested,
+		Duplicates:   c.counts.Duplicates,
+		UserOverflow: c.counts.UserOverflow,
+		Events:       make([]state.EventSeries, 0, len(c.counts.Events)),
+		Users:        make([]state.UserSeries, 0, len(c.counts.Users)),
+		Countries:    make([]state.CountrySeries, 0, len(c.counts.Countries)),
 	}
-	for k, v := range p.s.Events {
-		st.Events = append(st.Events, state.EventSeries{EventType: k.EventType, Source: k.Source, Value: v, Newest: state.Exemplar(p.s.EventExemplars[k])})
+	for k, v := range c.counts.Events {
+		st.Events = append(st.Events, state.EventSeries{EventType: k.EventType, Source: k.Source, Value: v, Newest: state.Exemplar(c.counts.EventExemplars[k])})
 	}
-	for k, v := range p.s.Users {
-		st.Users = append(st.Users, state.UserSeries{EventType: k.EventType, Source: k.Source, User: k.User, Value: v, Newest: state.Exemplar(p.s.UserExemplars[k])})
+	for k, v := range c.counts.Users {
+		st.Users = append(st.Users, state.UserSeries{EventType: k.EventType, Source: k.Source, User: k.User, Value: v, Newest: state.Exemplar(c.counts.UserExemplars[k])})
 	}
-	for k, v := range p.s.Countries {
+	for k, v := range c.counts.Countries {
 		st.Countries = append(st.Countries, state.CountrySeries{EventType: k.EventType, Country: k.Country, Value: v})
 	}
 	// Sorted, so that the file reads well and diffs cleanly.
 	slices.SortFunc(st.Events, func(x, y state.EventSeries) int {
-		return strings.Compare(x.EventType+"\x00"+x.Source, y.EventType+"\x00"+y.Source)
+		return cmp.Or(strings.Compare(x.EventType, y.EventType), strings.Compare(x.Source, y.Source))
 	})
 	slices.SortFunc(st.Users, func(x, y state.UserSeries) int {
-		return strings.Compare(x.EventType+"\x00"+x.Source+"\x00"+x.User, y.EventType+"\x00"+y.Source+"\x00"+y.User)
+		return cmp.Or(strings.Compare(x.EventType, y.EventType), strings.Compare(x.Source, y.Source), strings.Compare(x.User, y.User))
 	})
 	slices.SortFunc(st.Countries, func(x, y state.CountrySeries) int {
-		return strings.Compare(x.EventType+"\x00"+x.Country, y.EventType+"\x00"+y.Country)
+		return cmp.Or(strings.Compare(x.EventType, y.EventType), strings.Compare(x.Country, y.Country))
 	})
 	return st
 }
+
+// Save copies the poller's counting state, for the state file, as
+// Checkpoint does.
+func (p *Poller) Save() state.Account { return p.Checkpoint().State() }
 
 // Restore replaces the poller's counting state with st. It is called before
 // the poller's first poll, or with its polls stopped. User and country
@@ -165,6 +217,7 @@ func (p *Poller) Restore(st state.Account) {
 		for _, s := range st.Countries {
 			p.s.Countries[CountryKey{s.EventType, s.Country}] = s.Value
 		}
+		p.s.UserOverflow = st.UserOverflow
 	}
 	p.s.Ingested = st.Ingested
 	p.s.Duplicates = st.Duplicates

@@ -29,6 +29,7 @@ echo "Running benchmarks (a few minutes)..." >&2
 go test -run '^$' -bench '^BenchmarkIngest$' -benchtime=3000x -count="$count" ./poller >>"$out"
 go test -run '^$' -bench '^BenchmarkScrape$' -benchtime=10x -count="$count" ./collector >>"$out"
 go test -run '^$' -bench '^BenchmarkScrapeDuringSlowPoll$' -benchtime=20x -count="$count" ./exporter >>"$out"
+go test -run '^$' -bench '^(BenchmarkThousandAccounts|BenchmarkScrapeMemory)$' -benchtime=1x -count=1 -timeout 30m ./exporter >>"$out"
 go test -run '^$' -bench '^BenchmarkMemory$' -benchtime=1x -count=1 ./poller >>"$out"
 go test -run '^$' -bench '^BenchmarkBackfill$' -benchtime=1x -count=1 ./reading >>"$out"
 go test -count=1 -run '^TestRequestsPerPoll$' -v ./poller >>"$out"
@@ -55,6 +56,10 @@ function get(name, unit) {
 function row(what, ours, base, unit, bound) {
 	printf "| %-44s | %14.4g | %14.4g | %-9s | %6.2fx | %-6s |\n", what, ours, base, unit, ours / base, bound
 }
+# A figure without a baseline.
+function fig(what, ours, unit) {
+	printf "| %-44s | %14.4g | %14s | %-9s | %7s | %-6s |\n", what, ours, "", unit, "", ""
+}
 END {
 	print ""
 	print "| figure                                       |           ours |  baseline/bnd | unit      |  ratio | target |"
@@ -64,17 +69,32 @@ END {
 	row("ingest: decode only, time per page", get(i "decode", "ns/op"), get(i "baseline=encoding_json", "ns/op"), "ns/op", "")
 	row("ingest: decode+count bytes per page", get(i "decode_and_count", "B/op"), get(i "baseline=encoding_json", "B/op"), "B/op", "")
 	row("ingest: events per second per core", get(i "decode_and_count", "events/s"), get(i "baseline=encoding_json", "events/s"), "events/s", "")
-	for (n = 10000; n <= 100000; n *= 10) {
+	split("10000 100000 250000", sizes, " ")
+	for (k = 1; k <= 3; k++) {
+		n = sizes[k]
 		s = "BenchmarkScrape/series=" n "/"
 		row("scrape " n " user series: latency", get(s "collector", "ns/op"), get(s "baseline=countervec", "ns/op"), "ns/op", "<=1.2")
 		row("scrape " n " user series: allocations", get(s "collector", "allocs/op"), get(s "baseline=countervec", "allocs/op"), "allocs/op", "<=1.2")
 		row("scrape " n " user series: bytes", get(s "collector", "B/op"), get(s "baseline=countervec", "B/op"), "B/op", "<=1.2")
+		row("  heap held for the series", get(s "collector", "heap-B"), get(s "baseline=countervec", "heap-B"), "bytes", "<=1.2")
+		row("  same, with a state file", get(s "collector", "heap-B-statefile"), get(s "baseline=countervec", "heap-B"), "bytes", "<=1.2")
 	}
 	s = "BenchmarkScrapeDuringSlowPoll/"
 	row("scrape while a poll waits 30s on the API", get(s "poll_waiting_30s", "ns/op"), get(s "baseline=api_idle", "ns/op"), "ns/op", "~1")
 	b = "BenchmarkBackfill"
 	row("backfill 100k events, 50ms API, 4 at once", get(b, "s/backfill"), get(b, "s-bound"), "s", "~1")
 	row("  same, against one page at a time", get(b, "s/backfill"), get(b, "s-sequential"), "s", "~0.25")
+	t = "BenchmarkThousandAccounts"
+	row("1,000 accounts every 2s, state file: polls", get(t, "polls-median"), 20, "polls/40s", ">=0.75")
+	row("  the account that polled least", get(t, "polls-min"), 20, "polls/40s", ">=0.75")
+	row("  SIGTERM: Stop, final save included", get(t, "s-stop"), 30, "s", "<=1")
+	fig("  state file", get(t, "state-B"), "bytes")
+	fig("  one write of the state file", get(t, "s-write"), "s")
+	r = "BenchmarkScrapeMemory"
+	row("300 accounts: RSS after 10 scrapes vs 1", get(r, "rss-B@10"), get(r, "rss-B@1"), "bytes", "<=1.25")
+	fig("  series", get(r, "series"), "series")
+	fig("  /metrics size", get(r, "metrics-B"), "bytes")
+	fig("  /metrics time", get(r, "s-scrape"), "s")
 	m = "BenchmarkMemory"
 	row("heap in use after 1M events vs after 100k", get(m, "heap-B@1M"), get(m, "heap-B@100k"), "bytes", "~1")
 	print ""

@@ -45,6 +45,10 @@ type Account struct {
 	Labels     string  `json:"labels,omitempty"`
 	Ingested   float64 `json:"ingested"`
 	Duplicates float64 `json:"duplicates"`
+	// UserOverflow is vonage_audit_user_overflow_total. Left out when 0,
+	// so that a file without overflow still reads in an exporter that
+	// predates it.
+	UserOverflow float64 `json:"user_overflow,omitempty"`
 }
 
 // EventSeries is one series of vonage_audit_events_total.
@@ -90,7 +94,7 @@ func (f *File) validate() error {
 		if a.Fingerprint == "" {
 			return fmt.Errorf("account %q: no fingerprint", name)
 		}
-		values := []float64{a.Ingested, a.Duplicates}
+		values := []float64{a.Ingested, a.Duplicates, a.UserOverflow}
 		for _, s := range a.Events {
 			values = append(values, s.Value)
 		}
