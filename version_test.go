@@ -1,7 +1,9 @@
 package main
 
 import (
+	"os"
 	"runtime/debug"
+	"strings"
 	"testing"
 )
 
@@ -54,5 +56,17 @@ func TestFromBuildInfo(t *testing.T) {
 				t.Errorf("fromBuildInfo = %q, %q; want %q, %q", ver, date, tc.wantVer, tc.wantDate)
 			}
 		})
+	}
+}
+
+// The release in VERSION is one the changelog describes.
+func TestVersionIsInTheChangelog(t *testing.T) {
+	changelog, err := os.ReadFile("CHANGELOG.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	heading := "## [" + strings.TrimSpace(releaseVersion) + "]"
+	if !strings.Contains(string(changelog), "\n"+heading) {
+		t.Errorf("CHANGELOG.md has no section %q for the release in VERSION", heading)
 	}
 }
