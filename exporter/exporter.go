@@ -5,6 +5,7 @@ package exporter
 
 import (
 	"context"
+	"iter"
 	"maps"
 	"net/http"
 	"strconv"
@@ -54,7 +55,7 @@ type Exporter struct {
 	// The writer's clock, timer and file write; tests replace them.
 	now   func() time.Time
 	after func(time.Duration) <-chan time.Time
-	write func(path string, f *state.File) error
+	write func(path string, savedAt time.Time, accounts iter.Seq2[string, state.Account]) error
 
 	mu        sync.Mutex // guards below; never held while waiting on a poll or a file
 	mode      string
@@ -89,7 +90,7 @@ func New(opts Options) *Exporter {
 	e := &Exporter{
 		logger: opts.Logger, offset: opts.ScrapeTimeoutOffset, mode: config.ModeInterval,
 		saveInterval: opts.SaveInterval, dirty: make(chan struct{}, 1),
-		now: time.Now, after: time.After, write: state.Write,
+		now: time.Now, after: time.After, write: state.WriteAccounts,
 	}
 	e.status.ReloadOK = true
 	e.status.Restored = map[string]bool{}

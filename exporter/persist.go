@@ -138,15 +138,19 @@ func (e *Exporter) save() (bool, error) {
 	if path == "" {
 		return false, nil
 	}
-	f := &state.File{Version: state.Version, SavedAt: e.now().UTC(), Accounts: make(map[string]state.Account, len(accounts))}
+	// Each account is copied, encoded and written in turn: the save holds
+	// the copies that the accounts will export, and one account's encoding.
 	checkpoints := make([]*poller.Checkpoint, len(accounts))
-	for i, m := range accounts {
-		checkpoints[i] = m.poller().Checkpoint()
-		st := checkpoints[i].State()
-		st.Fingerprint = m.spec.fingerprint
-		f.Accounts[m.poller().Name()] = st
-	}
-	err := e.write(path, f)
+	err := e.write(path, e.now().UTC(), func(yield func(string, state.Account) bool) {
+		for i, m := range accounts {
+			checkpoints[i] = m.poller().Checkpoint()
+			st := checkpoints[i].State()
+			st.Fingerprint = m.spec.fingerprint
+			if !yield(m.poller().Name(), st) {
+				return
+			}
+		}
+	})
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"iter"
 	"math"
 	"path/filepath"
 	"sync"
@@ -68,11 +69,11 @@ type countingWrites struct {
 	failing atomic.Bool
 }
 
-func (w *countingWrites) write(path string, f *state.File) error {
+func (w *countingWrites) write(path string, savedAt time.Time, accounts iter.Seq2[string, state.Account]) error {
 	if w.failing.Load() {
 		return errors.New("disk full")
 	}
-	err := state.Write(path, f)
+	err := state.WriteAccounts(path, savedAt, accounts)
 	if err == nil {
 		w.ok.Add(1)
 	}

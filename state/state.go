@@ -3,13 +3,18 @@
 package state
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"iter"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -121,7 +126,7 @@ func Read(path string) (*File, error) {
 		return nil, fmt.Errorf("reading state file: %w", err)
 	}
 	var f File
-	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&f); err != nil {
 		return nil, fmt.Errorf("decoding state file %s: %w", path, err)
@@ -138,11 +143,24 @@ func Read(path string) (*File, error) {
 // Write replaces the state file atomically: a crash at any instant leaves
 // either the old file or the new one, whole, and at worst a temporary file
 // that RemoveLeftovers deletes at the next start.
-func Write(path string, f *File) (err error) {
-	data, err := json.Marshal(f)
-	if err != nil {
-		return fmt.Errorf("encoding state: %w", err)
-	}
+func Write(path string, f *File) error {
+	return write(path, f.Version, f.SavedAt, func(yield func(string, Account) bool) {
+		for _, name := range slices.Sorted(maps.Keys(f.Accounts)) {
+			if !yield(name, f.Accounts[name]) {
+				return
+			}
+		}
+	})
+}
+
+// WriteAccounts is Write of the accounts that accounts yields, in this
+// version. It encodes and writes them one at a time, so that a save holds
+// the encoding of one account at a time, not of the whole file.
+func WriteAccounts(path string, savedAt time.Time, accounts iter.Seq2[string, Account]) error {
+	return write(path, Version, savedAt, accounts)
+}
+
+func write(path string, version int, savedAt time.Time, accounts iter.Seq2[string, Account]) (err error) {
 	dir, base := split(path)
 	tmp, err := os.CreateTemp(dir, tempPrefix(base)+"*")
 	if err != nil {
@@ -154,8 +172,8 @@ func Write(path string, f *File) (err error) {
 			_ = os.Remove(tmp.Name())
 		}
 	}()
-	if _, err = tmp.Write(data); err != nil {
-		return fmt.Errorf("writing temporary state file: %w", err)
+	if err = encode(tmp, version, savedAt, accounts); err != nil {
+		return err
 	}
 	if err = tmp.Sync(); err != nil {
 		return fmt.Errorf("syncing temporary state file: %w", err)
@@ -174,6 +192,45 @@ func Write(path string, f *File) (err error) {
 	defer d.Close()
 	if err = d.Sync(); err != nil {
 		return fmt.Errorf("syncing state file folder: %w", err)
+	}
+	return nil
+}
+
+// encode writes the state as json.Marshal writes a File, one account at a
+// time.
+func encode(w io.Writer, version int, savedAt time.Time, accounts iter.Seq2[string, Account]) error {
+	head, err := json.Marshal(File{Version: version, SavedAt: savedAt, Accounts: map[string]Account{}})
+	if err != nil {
+		return fmt.Errorf("encoding state: %w", err)
+	}
+	// The head ends with the empty accounts object, "{}}": the accounts go
+	// between its braces.
+	var buf bytes.Buffer
+	buf.Write(head[:len(head)-2])
+	for name, a := range accounts {
+		// buf holds the head before the first account only.
+		if buf.Len() == 0 {
+			buf.WriteByte(',')
+		}
+		key, err := json.Marshal(name)
+		if err != nil {
+			return fmt.Errorf("encoding state of account %q: %w", name, err)
+		}
+		value, err := json.Marshal(a)
+		if err != nil {
+			return fmt.Errorf("encoding state of account %q: %w", name, err)
+		}
+		buf.Write(key)
+		buf.WriteByte(':')
+		buf.Write(value)
+		if _, err := w.Write(buf.Bytes()); err != nil {
+			return fmt.Errorf("writing temporary state file: %w", err)
+		}
+		buf.Reset()
+	}
+	buf.WriteString("}}")
+	if _, err := w.Write(buf.Bytes()); err != nil {
+		return fmt.Errorf("writing temporary state file: %w", err)
 	}
 	return nil
 }

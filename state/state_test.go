@@ -1,7 +1,9 @@
 package state
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -43,6 +45,33 @@ func TestWriteThenRead(t *testing.T) {
 	}
 	if left, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".state.json.tmp-*")); len(left) != 0 {
 		t.Errorf("a successful write left %v", left)
+	}
+}
+
+// The file is written one account at a time, as json.Marshal writes it
+// whole.
+func TestWriteEncodesAsJSONMarshal(t *testing.T) {
+	saved := time.Date(2026, 3, 14, 12, 0, 0, 0, time.UTC)
+	for _, n := range []int{0, 1, 3} {
+		f := &File{Version: Version, SavedAt: saved, Accounts: map[string]Account{}}
+		for i := range n {
+			f.Accounts[fmt.Sprintf("acct \"%d\"", i)] = Account{Fingerprint: "f", Ingested: float64(i), UserOverflow: float64(i)}
+		}
+		path := filepath.Join(t.TempDir(), "state.json")
+		if err := Write(path, f); err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := json.Marshal(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != string(want) {
+			t.Errorf("%d accounts: wrote\n%s\nwant\n%s", n, got, want)
+		}
 	}
 }
 
