@@ -1,12 +1,12 @@
 package exporter
 
 import (
-	"runtime"
 	"context"
 	"fmt"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
