@@ -93,6 +93,7 @@ END {
 	r = "BenchmarkScrapeMemory"
 	row("300 accounts: RSS after 10 scrapes vs 1", get(r, "rss-B@10"), get(r, "rss-B@1"), "bytes", "<=1.25")
 	fig("  series", get(r, "series"), "series")
+	fig("  live heap after the 10th scrape", get(r, "live-heap-B"), "bytes")
 	fig("  /metrics size", get(r, "metrics-B"), "bytes")
 	fig("  /metrics time", get(r, "s-scrape"), "s")
 	m = "BenchmarkMemory"
