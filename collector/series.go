@@ -7,7 +7,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/vonage-audit-exporter/vonage_audit_exporter/poller"
@@ -87,8 +86,8 @@ func (s *series) with(e poller.Exemplar) *series {
 		return s
 	}
 	s.exemplar = &dto.Exemplar{
-		Label:     []*dto.LabelPair{{Name: proto.String(exemplarLabel), Value: proto.String(e.ID)}},
-		Value:     proto.Float64(1),
+		Label:     []*dto.LabelPair{{Name: new(exemplarLabel), Value: new(e.ID)}},
+		Value:     new(1.0),
 		Timestamp: timestamppb.New(e.CreatedAt),
 	}
 	return s

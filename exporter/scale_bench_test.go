@@ -193,7 +193,7 @@ func BenchmarkScrapeMemory(b *testing.B) {
 
 		rec := httptest.NewRecorder()
 		begin := time.Now()
-		h.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 		b.ReportMetric(time.Since(begin).Seconds(), "s-scrape")
 		b.ReportMetric(float64(rec.Body.Len()), "metrics-B")
 		b.ReportMetric(float64(strings.Count(rec.Body.String(), "\nvonage_audit_")), "series")
