@@ -191,7 +191,10 @@ func TestSavesAreBatched(t *testing.T) {
 		refresh(e)
 		return timers.pending() == 1
 	})
-	f.Sim.Generate(7, time.Now().Add(-2*time.Second), time.Now().Add(-time.Second))
+	// Seconds old, so that the poll's window, which ends at a whole second
+	// before the API's clock, holds them however soon it runs; the overlap
+	// reads them again behind the cursor.
+	f.Sim.Generate(7, time.Now().Add(-4*time.Second), time.Now().Add(-3*time.Second))
 	refresh(e)
 	before := writes.ok.Load()
 	e.Stop()
@@ -220,7 +223,7 @@ func TestFailedSaveKeepsTheLastSavedExported(t *testing.T) {
 	pollertest.AssertCounts(t, before, servedTo(f, start.Add(-time.Hour), "a"))
 
 	writes.failing.Store(true)
-	f.Sim.Generate(10, time.Now().Add(-time.Second), time.Now())
+	f.Sim.Generate(10, time.Now().Add(-4*time.Second), time.Now().Add(-3*time.Second)) // seconds old, as above
 	refresh(e)
 	if saved, err := e.save(); saved || err == nil {
 		t.Fatalf("save with the disk full: saved %v, err %v", saved, err)
