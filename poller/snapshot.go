@@ -137,10 +137,21 @@ func (p *Poller) Checkpoint() *Checkpoint {
 	}
 }
 
+// Counts are the counters and cursor of a Checkpoint: what an account
+// exports from one save to the next. They leave out the seen ids, which
+// only the state file needs and which are as many as the events of the
+// lookback: kept with the counts exported, they held some 7 MB at 1,000
+// accounts. They are not changed once made.
+type Counts struct{ counts Snapshot }
+
+// Counts returns the counters and cursor of c, sharing its maps. The
+// Counts do not keep c, nor its seen ids, alive.
+func (c *Checkpoint) Counts() *Counts { return &Counts{counts: c.counts} }
+
 // Export returns live, the snapshot of the same account, with the counters
 // and cursor of c: what the account exports when only saved counts may be
 // shown. The maps are shared with c and live, not copied.
-func (c *Checkpoint) Export(live *Snapshot) Snapshot {
+func (c *Counts) Export(live *Snapshot) Snapshot {
 	s := *live
 	s.Events, s.Users, s.Countries, s.LastEvent = c.counts.Events, c.counts.Users, c.counts.Countries, c.counts.LastEvent
 	s.EventExemplars, s.UserExemplars = c.counts.EventExemplars, c.counts.UserExemplars
