@@ -85,6 +85,15 @@ type Poller struct {
 	overflowSeen  map[uint64]struct{}
 	overflowSeed  maphash.Seed
 	lastPollStart time.Time
+	// countsGen counts the changes to the counters and their exemplars,
+	// and copied holds the maps of the last checkpoint with the countsGen
+	// they copy: a checkpoint of unchanged counts (an idle account, at
+	// every save) shares them rather than copying them again.
+	countsGen uint64
+	copied    struct {
+		gen    uint64
+		counts *Snapshot
+	}
 }
 
 // New returns a poller whose first poll counts events created from

@@ -117,8 +117,9 @@ type Checkpoint struct {
 func (p *Poller) Checkpoint() *Checkpoint {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return &Checkpoint{
-		counts: Snapshot{
+	if p.copied.counts == nil || p.copied.gen != p.countsGen {
+		p.copied.gen = p.countsGen
+		p.copied.counts = &Snapshot{
 			Events:    maps.Clone(p.s.Events),
 			Users:     maps.Clone(p.s.Users),
 			Countries: maps.Clone(p.s.Countries),
@@ -126,6 +127,17 @@ func (p *Poller) Checkpoint() *Checkpoint {
 			// Exemplars go with the counts they name the newest event of.
 			EventExemplars: maps.Clone(p.s.EventExemplars),
 			UserExemplars:  maps.Clone(p.s.UserExemplars),
+		}
+	}
+	c := p.copied.counts
+	return &Checkpoint{
+		counts: Snapshot{
+			Events:         c.Events,
+			Users:          c.Users,
+			Countries:      c.Countries,
+			LastEvent:      c.LastEvent,
+			EventExemplars: c.EventExemplars,
+			UserExemplars:  c.UserExemplars,
 			UserOverflow:   p.s.UserOverflow,
 			Cursor:         p.s.Cursor,
 			Ingested:       p.s.Ingested,
@@ -208,6 +220,7 @@ func (p *Poller) Save() state.Account { return p.Checkpoint().State() }
 func (p *Poller) Restore(st state.Account) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.countsGen++
 	p.floor = st.Floor
 	p.s.Cursor = st.Cursor
 	p.seen = make(map[string]time.Time, len(st.Seen))
