@@ -167,7 +167,7 @@ func (e *Exporter) apply(cfg *config.Config) error {
 		case cfg.StateFile == "" || !canSave:
 			m.view.show(nil)
 		case m.view.shown() == nil:
-			m.view.show(m.poller().Checkpoint())
+			m.view.show(m.poller().Checkpoint().Counts())
 		}
 	}
 

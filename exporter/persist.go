@@ -139,12 +139,14 @@ func (e *Exporter) save() (bool, error) {
 		return false, nil
 	}
 	// Each account is copied, encoded and written in turn: the save holds
-	// the copies that the accounts will export, and one account's encoding.
-	checkpoints := make([]*poller.Checkpoint, len(accounts))
+	// the counts that the accounts will export, and one account's copy and
+	// encoding.
+	counts := make([]*poller.Counts, len(accounts))
 	err := e.write(path, e.now().UTC(), func(yield func(string, state.Account) bool) {
 		for i, m := range accounts {
-			checkpoints[i] = m.poller().Checkpoint()
-			st := checkpoints[i].State()
+			cp := m.poller().Checkpoint()
+			counts[i] = cp.Counts()
+			st := cp.State()
 			st.Fingerprint = m.spec.fingerprint
 			if !yield(m.poller().Name(), st) {
 				return
@@ -159,7 +161,7 @@ func (e *Exporter) save() (bool, error) {
 		return false, err
 	}
 	for i, m := range accounts {
-		m.view.show(checkpoints[i])
+		m.view.show(counts[i])
 	}
 	e.status.LastSave = e.now()
 	return true, nil
@@ -174,7 +176,7 @@ type savedView struct {
 	p *poller.Poller
 
 	mu    sync.Mutex
-	saved *poller.Checkpoint
+	saved *poller.Counts
 }
 
 var _ collector.Source = (*savedView)(nil)
@@ -191,14 +193,14 @@ func (v *savedView) Read(fn func(*poller.Snapshot)) {
 	})
 }
 
-func (v *savedView) show(c *poller.Checkpoint) {
+func (v *savedView) show(c *poller.Counts) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.saved = c
 }
 
-// shown is the checkpoint the view exports; nil when none is set.
-func (v *savedView) shown() *poller.Checkpoint {
+// shown is the counts the view exports; nil when none are set.
+func (v *savedView) shown() *poller.Counts {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	return v.saved

@@ -53,6 +53,7 @@ func (p *Poller) zeroType(eventType string) {
 		k := EventKey{eventType, s}
 		if _, ok := p.s.Events[k]; !ok {
 			p.s.Events[k] = 0
+			p.countsGen++
 		}
 	}
 }
@@ -97,6 +98,7 @@ func (p *Poller) ingest(events []auditapi.Event, from, to time.Time) {
 // hold mu.
 func (p *Poller) count(e *auditapi.Event, created time.Time) {
 	p.s.Ingested++
+	p.countsGen++
 	eventType, source := p.eventTypeOf(e.EventType), sourceOf(e.Source)
 	ek := EventKey{eventType, source}
 	p.s.Events[ek]++
