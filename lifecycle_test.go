@@ -58,28 +58,61 @@ accounts:
 `, apiURL, stateFile, e2eKey))
 }
 
+// terminate sends SIGTERM and fails the test unless the process exits 0
+// within 15 seconds.
+func (p *exporterProcess) terminate(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- p.cmd.Wait() }()
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v\n%s", err, p.stderr.String())
+		}
+	case <-time.After(15 * time.Second):
+		_ = p.cmd.Process.Kill()
+		t.Fatalf("no exit within 15s of SIGTERM\n%s", p.stderr.String())
+	}
+}
+
+// startKillRun starts the binary with a state file on a simulator whose
+// events arrive 40 a second, once the first save is made, for the tests
+// that kill it; stopEvents stops the events and waits for the last.
+func startKillRun(t *testing.T, seed int64) (sim *simulator.Server, cfg string, p *exporterProcess, stopEvents func()) {
+	t.Helper()
+	sim = simulator.New(simulator.Options{APIKey: e2eKey, APISecret: e2eSecret, Seed: seed})
+	srv := httptest.NewServer(sim)
+	t.Cleanup(srv.Close)
+	cfg = stateConfig(t, srv.URL, filepath.Join(t.TempDir(), "state.json"))
+
+	p = startExporter(t, nil, "--config.file="+cfg)
+	waitForScrape(t, p, "a first save", func(_ string, fams map[string]*dto) bool {
+		return value(fams, "vonage_audit_state_last_save_success_timestamp_seconds", "") > 0
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	simDone := make(chan struct{})
+	go func() {
+		defer close(simDone)
+		sim.Run(ctx, 40)
+	}()
+	stopEvents = func() {
+		cancel()
+		<-simDone
+	}
+	t.Cleanup(stopEvents)
+	return sim, cfg, p, stopEvents
+}
+
 // SIGKILL at random instants during polls, restarts from the state file:
 // the counters end equal to the events served, none lost, none twice.
 // Without the state file, the last process would count only the events
 // created after its own start.
 func TestBinarySIGKILLKeepsCountsExact(t *testing.T) {
 	t.Parallel()
-	sim := simulator.New(simulator.Options{APIKey: e2eKey, APISecret: e2eSecret, Seed: 11})
-	srv := httptest.NewServer(sim)
-	defer srv.Close()
-	cfg := stateConfig(t, srv.URL, filepath.Join(t.TempDir(), "state.json"))
-
-	p := startExporter(t, nil, "--config.file="+cfg)
-	waitForScrape(t, p, "a first save", func(_ string, fams map[string]*dto) bool {
-		return value(fams, "vonage_audit_state_last_save_success_timestamp_seconds", "") > 0
-	})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	simDone := make(chan struct{})
-	go func() {
-		defer close(simDone)
-		sim.Run(ctx, 40)
-	}()
+	sim, cfg, p, stopEvents := startKillRun(t, 11)
 	for range 5 {
 		time.Sleep(time.Duration(150+rand.IntN(400)) * time.Millisecond)
 		if err := p.cmd.Process.Kill(); err != nil {
@@ -89,8 +122,7 @@ func TestBinarySIGKILLKeepsCountsExact(t *testing.T) {
 		p = startExporter(t, nil, "--config.file="+cfg)
 	}
 	time.Sleep(300 * time.Millisecond)
-	cancel()
-	<-simDone
+	stopEvents()
 
 	want := tally(sim.Visible())
 	body := waitForScrape(t, p, fmt.Sprintf("counters equal to the %d events served", len(sim.Visible())), func(_ string, fams map[string]*dto) bool {
@@ -130,20 +162,7 @@ func TestBinarySIGTERMSavesStateAndExitsZero(t *testing.T) {
 	body, fams := p.scrape(t)
 	cursor := value(fams, "vonage_audit_cursor_timestamp_seconds", "")
 
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- p.cmd.Wait() }()
-	select {
-	case err := <-exited:
-		if err != nil {
-			t.Fatalf("exit after SIGTERM: %v\n%s", err, p.stderr.String())
-		}
-	case <-time.After(15 * time.Second):
-		_ = p.cmd.Process.Kill()
-		t.Fatalf("no exit within 15s of SIGTERM\n%s", p.stderr.String())
-	}
+	p.terminate(t)
 	if log := p.stderr.String(); !strings.Contains(log, "Poll abandoned") || !strings.Contains(log, "Stopped polling and saved the state") {
 		t.Errorf("the log does not show the poll abandoned and the state saved:\n%s", log)
 	}

@@ -1,15 +1,10 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"math/rand/v2"
-	"net/http/httptest"
-	"path/filepath"
 	"testing"
 	"time"
-
-	"github.com/vonage-audit-exporter/vonage_audit_exporter/simulator"
 )
 
 // The counters restored from the state file. The others restart from zero
@@ -28,22 +23,7 @@ var restoredCounters = []string{
 // reset and count whole again.
 func TestBinarySIGKILLNeverLowersAScrapedCounter(t *testing.T) {
 	t.Parallel()
-	sim := simulator.New(simulator.Options{APIKey: e2eKey, APISecret: e2eSecret, Seed: 14})
-	srv := httptest.NewServer(sim)
-	defer srv.Close()
-	cfg := stateConfig(t, srv.URL, filepath.Join(t.TempDir(), "state.json"))
-
-	p := startExporter(t, nil, "--config.file="+cfg)
-	waitForScrape(t, p, "a first save", func(_ string, fams map[string]*dto) bool {
-		return value(fams, "vonage_audit_state_last_save_success_timestamp_seconds", "") > 0
-	})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	simDone := make(chan struct{})
-	go func() {
-		defer close(simDone)
-		sim.Run(ctx, 40)
-	}()
+	_, cfg, p, stopEvents := startKillRun(t, 14)
 
 	highest := map[string]float64{}
 	lower := func(fams map[string]*dto) []string {
@@ -78,8 +58,7 @@ func TestBinarySIGKILLNeverLowersAScrapedCounter(t *testing.T) {
 		_ = p.cmd.Wait()
 		p = startExporter(t, nil, "--config.file="+cfg)
 	}
-	cancel()
-	<-simDone
+	stopEvents()
 	_, fams := p.scrape(t)
 	for range 100 {
 		if fams != nil {

@@ -113,19 +113,7 @@ func TestBinaryShardsSplitTheAccounts(t *testing.T) {
 			t.Errorf("after a reload shard %d exports %v, want %v", shard, got, mine)
 		}
 		// The state is saved at the latest on the way out.
-		if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-			t.Fatal(err)
-		}
-		exited := make(chan error, 1)
-		go func() { exited <- p.cmd.Wait() }()
-		select {
-		case err := <-exited:
-			if err != nil {
-				t.Fatalf("shard %d's exit after SIGTERM: %v", shard, err)
-			}
-		case <-time.After(15 * time.Second):
-			t.Fatalf("shard %d did not exit within 15s of SIGTERM", shard)
-		}
+		p.terminate(t)
 		saved, err := state.Read(filepath.Join(dir, fmt.Sprintf("state.shard-%d.json", shard)))
 		if err != nil {
 			t.Fatalf("shard %d's own state file: %v", shard, err)
