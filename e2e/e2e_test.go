@@ -11,7 +11,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"maps"
 	"math"
 	"net/http"
@@ -536,22 +535,9 @@ func checkMetrics(t *testing.T, promtool, addr, name string) {
 	}
 }
 
+// scrape reads an exporter's /metrics in the text format.
 func scrape(t *testing.T, addr string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/metrics", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("scraping %s: %v", addr, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("reading /metrics of %s: %v", addr, err)
-	}
-	return string(body)
+	body, _ := scrapeAs(t, addr, "")
+	return body
 }
