@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -76,52 +77,61 @@ func TestBinaryShardsSplitTheAccounts(t *testing.T) {
 	cfg := writeConfig(t, fmt.Sprintf("api_url: %s\npoll_interval: 200ms\nlookback: 1h\nrequests_per_second: 1000\nstate_file: %s\naccounts:\n%s",
 		srv.URL, filepath.Join(dir, "state.json"), accounts.String()))
 
+	// Both shards at once, as they run: each on its own accounts.
+	var mu sync.Mutex
 	owner := map[string]int{}
-	for shard := range 2 {
-		p := startExporter(t, nil, "--config.file="+cfg, fmt.Sprintf("--shard=%d", shard), "--total-shards=2")
-		var exported map[string]bool
-		counted := func(body string, _ map[string]*dto) bool {
-			var events map[string]dto
-			events, exported = eventsByAccount(t, body)
-			if len(exported) == 0 {
-				return false
-			}
-			for name := range exported {
-				if !equalNonZero(events[name], want) {
-					return false
+	t.Run("shards", func(t *testing.T) {
+		for shard := range 2 {
+			t.Run(fmt.Sprintf("shard %d", shard), func(t *testing.T) {
+				t.Parallel()
+				p := startExporter(t, nil, "--config.file="+cfg, fmt.Sprintf("--shard=%d", shard), "--total-shards=2")
+				var exported map[string]bool
+				counted := func(body string, _ map[string]*dto) bool {
+					var events map[string]dto
+					events, exported = eventsByAccount(t, body)
+					if len(exported) == 0 {
+						return false
+					}
+					for name := range exported {
+						if !equalNonZero(events[name], want) {
+							return false
+						}
+					}
+					return true
 				}
-			}
-			return true
-		}
-		body := waitForScrape(t, p, fmt.Sprintf("shard %d to count its accounts exactly", shard), counted)
-		loaded := value(parseExposition(t, []byte(body)), "vonage_audit_config_last_reload_success_timestamp_seconds", "")
-		for name := range exported {
-			if prev, ok := owner[name]; ok {
-				t.Errorf("account %s is exported by shards %d and %d", name, prev, shard)
-			}
-			owner[name] = shard
-		}
+				body := waitForScrape(t, p, fmt.Sprintf("shard %d to count its accounts exactly", shard), counted)
+				loaded := value(parseExposition(t, []byte(body)), "vonage_audit_config_last_reload_success_timestamp_seconds", "")
+				mu.Lock()
+				for name := range exported {
+					if prev, ok := owner[name]; ok {
+						t.Errorf("account %s is exported by shards %d and %d", name, prev, shard)
+					}
+					owner[name] = shard
+				}
+				mu.Unlock()
 
-		mine := slices.Sorted(maps.Keys(exported))
-		if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
-			t.Fatal(err)
+				mine := slices.Sorted(maps.Keys(exported))
+				if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+					t.Fatal(err)
+				}
+				waitForScrape(t, p, fmt.Sprintf("shard %d to reload", shard), func(body string, fams map[string]*dto) bool {
+					return value(fams, "vonage_audit_config_last_reload_success_timestamp_seconds", "") > loaded && counted(body, fams)
+				})
+				if got := slices.Sorted(maps.Keys(exported)); !slices.Equal(got, mine) {
+					t.Errorf("after a reload shard %d exports %v, want %v", shard, got, mine)
+				}
+				// The state is saved at the latest on the way out.
+				p.terminate(t)
+				saved, err := state.Read(filepath.Join(dir, fmt.Sprintf("state.shard-%d.json", shard)))
+				if err != nil {
+					t.Fatalf("shard %d's own state file: %v", shard, err)
+				}
+				if got := slices.Sorted(maps.Keys(saved.Accounts)); !slices.Equal(got, mine) {
+					t.Errorf("shard %d's state file holds %v, want its accounts %v", shard, got, mine)
+				}
+			})
 		}
-		waitForScrape(t, p, fmt.Sprintf("shard %d to reload", shard), func(body string, fams map[string]*dto) bool {
-			return value(fams, "vonage_audit_config_last_reload_success_timestamp_seconds", "") > loaded && counted(body, fams)
-		})
-		if got := slices.Sorted(maps.Keys(exported)); !slices.Equal(got, mine) {
-			t.Errorf("after a reload shard %d exports %v, want %v", shard, got, mine)
-		}
-		// The state is saved at the latest on the way out.
-		p.terminate(t)
-		saved, err := state.Read(filepath.Join(dir, fmt.Sprintf("state.shard-%d.json", shard)))
-		if err != nil {
-			t.Fatalf("shard %d's own state file: %v", shard, err)
-		}
-		if got := slices.Sorted(maps.Keys(saved.Accounts)); !slices.Equal(got, mine) {
-			t.Errorf("shard %d's state file holds %v, want its accounts %v", shard, got, mine)
-		}
-	}
+	})
 	if got := slices.Sorted(maps.Keys(owner)); !slices.Equal(got, names) {
 		t.Errorf("the shards export %v together, want every account %v", got, names)
 	}
