@@ -60,6 +60,37 @@ func TestMaxUsers(t *testing.T) {
 	}
 }
 
+// The overflowing users survive a restart with the state file: one of them
+// seen again is not counted again, a new one is; a state written for
+// another labelling brings back neither the count nor the users.
+func TestOverflowSurvivesRestore(t *testing.T) {
+	a, _ := newTestAccount(poller.Options{MaxUsers: 1})
+	ingestAll(a, []auditapi.Event{userEvent("id0", "a@x", ""), userEvent("id1", "b@x", ""), userEvent("id2", "c@x", "")})
+	st := a.Save()
+	if len(st.OverflowSeen) != 2 {
+		t.Fatalf("saved %d overflowing users, want b and c", len(st.OverflowSeen))
+	}
+	tests := []struct {
+		name string
+		opts poller.Options
+		want float64
+	}{
+		{"same labels", poller.Options{MaxUsers: 1}, 3}, // b again: no; d: yes
+		// Nothing of the users comes back: b takes the one series, d overflows.
+		{"labels changed", poller.Options{MaxUsers: 1, UserLabel: config.UserLabelID}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, c := newTestAccount(tt.opts)
+			b.Restore(st)
+			ingestAll(b, []auditapi.Event{userEvent("id3", "b@x", ""), userEvent("id4", "d@x", "")})
+			if got := pollertest.Gathered(t, c, "vonage_audit_user_overflow_total")[""]; got != tt.want {
+				t.Errorf("user_overflow_total = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
 func TestMaxUsersDefault(t *testing.T) {
 	a, c := newTestAccount(poller.Options{})
 	var events []auditapi.Event

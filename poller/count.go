@@ -5,7 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"hash/maphash"
+	"hash/fnv"
 	"slices"
 	"strings"
 	"time"
@@ -186,7 +186,7 @@ func (p *Poller) admitUser(user string) {
 // event after that, so that the counter keeps rising while users overflow.
 // Callers hold mu.
 func (p *Poller) overflow(user string) {
-	h := maphash.String(p.overflowSeed, user)
+	h := overflowHash(user)
 	if _, ok := p.overflowSeen[h]; ok {
 		return
 	}
@@ -194,6 +194,14 @@ func (p *Poller) overflow(user string) {
 		p.overflowSeen[h] = struct{}{}
 	}
 	p.s.UserOverflow++
+}
+
+// overflowHash is the 64-bit FNV-1a hash of a user label value: stable
+// across processes, so that the state file can keep the overflowing users.
+func overflowHash(user string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(user))
+	return h.Sum64()
 }
 
 // labels tells how the poller labels its user and country series, without

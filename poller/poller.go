@@ -5,7 +5,6 @@ package poller
 import (
 	"context"
 	"fmt"
-	"hash/maphash"
 	"slices"
 	"sync"
 	"time"
@@ -80,10 +79,10 @@ type Poller struct {
 	typesKnown bool
 	// users admitted to a series of their own, at most opts.MaxUsers.
 	userSet map[string]struct{}
-	// overflowSeen remembers, by hash, up to overflowMemory users counted
-	// as "__other__", so that UserOverflow counts each of them once.
+	// overflowSeen remembers, by a hash that a restart keeps (overflowHash),
+	// up to overflowMemory users counted as "__other__", so that
+	// UserOverflow counts each of them once.
 	overflowSeen  map[uint64]struct{}
-	overflowSeed  maphash.Seed
 	lastPollStart time.Time
 	// countsGen counts the changes to the counters and their exemplars,
 	// and copied holds the maps of the last checkpoint with the countsGen
@@ -117,7 +116,6 @@ func New(opts Options) *Poller {
 		seen:         map[string]time.Time{},
 		userSet:      map[string]struct{}{},
 		overflowSeen: map[uint64]struct{}{},
-		overflowSeed: maphash.MakeSeed(),
 		s: Snapshot{
 			Account:         opts.Name,
 			CountsUsers:     opts.UserLabel != config.UserLabelNone,

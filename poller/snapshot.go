@@ -104,10 +104,11 @@ func (p *Poller) Read(fn func(*Snapshot)) {
 // so that a counter never reads more than what a restart would restore.
 // It is not changed after Checkpoint returns it.
 type Checkpoint struct {
-	counts Snapshot
-	floor  time.Time
-	seen   map[string]time.Time
-	labels string
+	counts   Snapshot
+	floor    time.Time
+	seen     map[string]time.Time
+	overflow []uint64 // the overflowing users remembered, sorted
+	labels   string
 }
 
 // Checkpoint copies the poller's counting state. Counters, seen ids and the
@@ -143,9 +144,10 @@ func (p *Poller) Checkpoint() *Checkpoint {
 			Ingested:       p.s.Ingested,
 			Duplicates:     p.s.Duplicates,
 		},
-		floor:  p.floor,
-		seen:   maps.Clone(p.seen),
-		labels: p.labels(),
+		floor:    p.floor,
+		seen:     maps.Clone(p.seen),
+		overflow: slices.Sorted(maps.Keys(p.overflowSeen)),
+		labels:   p.labels(),
 	}
 }
 
@@ -183,6 +185,7 @@ func (c *Checkpoint) State() state.Account {
 		Ingested:     c.counts.Ingested,
 		Duplicates:   c.counts.Duplicates,
 		UserOverflow: c.counts.UserOverflow,
+		OverflowSeen: c.overflow,
 		Events:       make([]state.EventSeries, 0, len(c.counts.Events)),
 		Users:        make([]state.UserSeries, 0, len(c.counts.Users)),
 		Countries:    make([]state.CountrySeries, 0, len(c.counts.Countries)),
@@ -242,6 +245,10 @@ func (p *Poller) Restore(st state.Account) {
 			p.s.Countries[CountryKey{s.EventType, s.Country}] = s.Value
 		}
 		p.s.UserOverflow = st.UserOverflow
+		p.overflowSeen = make(map[uint64]struct{}, len(st.OverflowSeen))
+		for _, h := range st.OverflowSeen[:min(len(st.OverflowSeen), overflowMemory)] {
+			p.overflowSeen[h] = struct{}{}
+		}
 	}
 	p.s.Ingested = st.Ingested
 	p.s.Duplicates = st.Duplicates
@@ -262,7 +269,6 @@ func (p *Poller) Inherit(old *Poller) {
 	p.s.Up, p.s.LastSuccess = old.s.Up, old.s.LastSuccess
 	p.s.PollDuration, p.s.PollRequests, p.s.Polls = old.s.PollDuration, old.s.PollRequests, old.s.Polls
 	p.s.Overruns, p.s.UserOverflow = old.s.Overruns, old.s.UserOverflow
-	p.overflowSeed, p.overflowSeen = old.overflowSeed, maps.Clone(old.overflowSeen)
 	maps.Copy(p.s.PollErrors, old.s.PollErrors)
 	maps.Copy(p.s.Skipped, old.s.Skipped)
 	maps.Copy(p.s.Inconsistencies, old.s.Inconsistencies)

@@ -54,6 +54,10 @@ type Account struct {
 	// so that a file without overflow still reads in an exporter that
 	// predates it.
 	UserOverflow float64 `json:"user_overflow,omitempty"`
+	// OverflowSeen are the FNV-1a hashes of the user label values counted
+	// in UserOverflow that the account remembers, so that a restart counts
+	// none of them again. Left out when empty, as UserOverflow is.
+	OverflowSeen []uint64 `json:"overflow_seen,omitempty"`
 }
 
 // EventSeries is one series of vonage_audit_events_total.
