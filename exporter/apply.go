@@ -80,13 +80,17 @@ func (e *Exporter) apply(cfg *config.Config) error {
 	restartAll := e.mode != cfg.Mode || e.interval != cfg.PollInterval
 	ctx, stopped := e.ctx, e.stopped
 	wasRestored := e.status.Restored
+	unsavable := e.unsavable
 	e.mu.Unlock()
 
 	owned, statePath := cfg.Shard.Accounts(cfg.Accounts), cfg.Shard.StateFile(cfg.StateFile)
 	var saved map[string]state.Account
 	canSave := true
-	if !e.applied && statePath != "" {
+	switch {
+	case !e.applied && statePath != "":
 		saved, canSave = e.loadState(statePath)
+	case statePath != "" && statePath == unsavable:
+		canSave = false
 	}
 
 	// Build everything that can fail before touching what runs.
@@ -178,7 +182,7 @@ func (e *Exporter) apply(cfg *config.Config) error {
 	e.mode, e.interval = cfg.Mode, cfg.PollInterval
 	e.statePath = statePath
 	if !canSave {
-		e.statePath = ""
+		e.statePath, e.unsavable = "", statePath
 	}
 	e.accounts = next
 	e.status.Restored = restored

@@ -64,6 +64,10 @@ type Exporter struct {
 	stopped   bool
 	accounts  []*managed
 	statePath string // "" when no state is saved
+	// unsavable is a state file that could be neither used nor set aside
+	// at start: never written, so as not to overwrite it, even when a
+	// reload names it again.
+	unsavable string
 	status    collector.Status
 	ready     bool // see Ready
 }

@@ -169,6 +169,44 @@ func TestUnusableStateFileStartsFresh(t *testing.T) {
 	}
 }
 
+// A state file that can be neither used nor set aside is never written,
+// not even after a reload names it again: saving would overwrite what the
+// user may still recover.
+func TestUnsavableStateFileStaysUnwrittenAcrossReloads(t *testing.T) {
+	f := realTimeFixture(t)
+	f.Sim.Generate(30, time.Now().Add(-10*time.Minute), time.Now())
+	path := filepath.Join(t.TempDir(), "state.json")
+	const content = "\x00\x01garbage"
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Setting aside renames the file to a name by the second: a folder
+	// holding a file under each name of the next seconds makes it fail,
+	// for root too.
+	for i := -1; i <= 30; i++ {
+		aside := path + ".corrupt-" + time.Now().Add(time.Duration(i)*time.Second).UTC().Format("20060102T150405Z")
+		if err := os.MkdirAll(aside, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(aside, "keep"), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := stateConfig(f, path, "a")
+	e := startFromConfig(t, cfg)
+	if err := e.Apply(stateConfig(f, path, "a", "b")); err != nil {
+		t.Fatal(err)
+	}
+	refresh(e)
+	if saved, err := e.save(); saved || err != nil {
+		t.Errorf("save after a reload: saved %v, err %v; want nothing saved", saved, err)
+	}
+	e.Stop()
+	if b, err := os.ReadFile(path); err != nil || string(b) != content {
+		t.Errorf("the unusable state file was overwritten (%d bytes now), %v", len(b), err)
+	}
+}
+
 func TestStateOfAnotherAPIURLIsNotApplied(t *testing.T) {
 	f := realTimeFixture(t)
 	f.Sim.Generate(30, time.Now().Add(-10*time.Minute), time.Now())
