@@ -171,7 +171,7 @@ func runScale(b *testing.B) {
 	}
 	defer logFile.Close()
 	addr := freeAddr(b)
-	cmd := exec.Command(binary, "--config.file="+cfgPath, "--web.listen-address="+addr)
+	cmd := exec.Command(binary, "--config.file="+cfgPath, "--web.listen-address="+addr, "--web.enable-pprof")
 	cmd.Stderr = logFile
 	exited := make(chan error, 1)
 	start := time.Now()
@@ -247,6 +247,11 @@ func runScale(b *testing.B) {
 	}
 	quietTook := time.Since(quietStart)
 
+	if resp, err := http.Get("http://" + addr + "/debug/pprof/heap?gc=1"); err == nil {
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		_ = os.WriteFile("/tmp/heap.pprof", body, 0o644)
+	}
 	term := time.Now()
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		b.Fatal(err)

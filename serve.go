@@ -17,7 +17,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web"
 
@@ -53,12 +52,13 @@ func serve(ctx context.Context, cfg *config.Config, o serveOptions, logger log.L
 	if err != nil {
 		return fmt.Errorf("creating the exporter: %w", err)
 	}
+	// The Go, process and build metrics; the exporter's own are served
+	// beside them by its collector's handler.
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		versioncollector.NewCollector(exporterName),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		exp.Collector(),
 	)
 	reload := func() error {
 		return exp.Reload(func() (*config.Config, error) {
@@ -73,13 +73,8 @@ func serve(ctx context.Context, cfg *config.Config, o serveOptions, logger log.L
 		})
 	}
 
-	mux, err := newMux(o, exp.Handler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{
-		ErrorLog:      stdlog.New(log.NewStdlibAdapter(level.Error(logger)), "", 0),
-		ErrorHandling: promhttp.ContinueOnError,
-		// Exemplars exist only in OpenMetrics; a scraper that does not ask
-		// for it gets the text format, unchanged.
-		EnableOpenMetrics: true,
-	})), exp.Ready, reload)
+	metrics := exp.Collector().Handler(reg, stdlog.New(log.NewStdlibAdapter(level.Error(logger)), "", 0))
+	mux, err := newMux(o, exp.Handler(metrics), exp.Ready, reload)
 	if err != nil {
 		return err
 	}

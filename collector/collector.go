@@ -4,7 +4,9 @@
 package collector
 
 import (
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -21,11 +23,7 @@ func newDesc(name, help string, labels ...string) *prometheus.Desc {
 
 // Every metric of the exporter, besides the Go, process and build ones.
 var (
-	eventsDesc        = newDesc("events_total", "Audit events counted, by event type and source.", eventsLabels...)
-	userEventsDesc    = newDesc("user_events_total", "Audit events counted, by event type, source and user.", userEventsLabels...)
-	countryEventsDesc = newDesc("country_events_total", "Audit events counted, by event type and source country.", countryEventsLabels...)
 	userOverflowDesc  = newDesc("user_overflow_total", "Distinct users counted as __other__ because max_users was reached.", "account")
-	lastEventDesc     = newDesc("last_event_timestamp_seconds", "Creation time of the newest audit event counted, by event type.", lastEventLabels...)
 
 	upDesc           = newDesc("up", "Whether the last poll of the Audit API succeeded.", "account")
 	lastSuccessDesc  = newDesc("last_success_timestamp_seconds", "Time the last successful poll of the Audit API finished.", "account")
@@ -88,11 +86,8 @@ type Account struct {
 type Collector struct {
 	status func() Status
 
-	// mu guards the accounts and their series caches; Collect holds it
-	// throughout, so that one scrape at a time brings the caches up to date.
 	mu       sync.Mutex
-	accounts []Account
-	caches   map[Source]*accountCache
+	accounts []Account // sorted by name
 }
 
 var _ prometheus.Collector = (*Collector)(nil)
@@ -100,7 +95,7 @@ var _ prometheus.Collector = (*Collector)(nil)
 // New returns a collector without accounts; status, when not nil, is asked
 // for the exporter's report at each scrape.
 func New(status func() Status) *Collector {
-	return &Collector{status: status, caches: map[Source]*accountCache{}}
+	return &Collector{status: status}
 }
 
 // Observer returns the sink for one account's API request metrics: the
@@ -119,24 +114,26 @@ func (c *Collector) Observer(account string) *Observer {
 
 // SetAccounts replaces the accounts exported.
 func (c *Collector) SetAccounts(accounts []Account) {
+	sorted := slices.SortedFunc(slices.Values(accounts), func(a, b Account) int { return strings.Compare(a.Poller.Name(), b.Poller.Name()) })
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	caches := make(map[Source]*accountCache, len(accounts))
-	for _, a := range accounts {
-		caches[a.Poller] = c.caches[a.Poller]
-		if caches[a.Poller] == nil {
-			caches[a.Poller] = &accountCache{}
-		}
-	}
-	c.accounts = accounts
-	c.caches = caches
+	c.accounts = sorted
+}
+
+// snapshot returns the accounts exported.
+func (c *Collector) snapshot() []Account {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.accounts
 }
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, f := range families {
+		ch <- f.desc
+	}
 	for _, d := range []*prometheus.Desc{
-		eventsDesc, userEventsDesc, userOverflowDesc, countryEventsDesc, lastEventDesc,
-		upDesc, lastSuccessDesc, cursorDesc, pollDurationDesc, pollsDesc, pollRequestsDesc, pollErrorsDesc,
+		userOverflowDesc, upDesc, lastSuccessDesc, cursorDesc, pollDurationDesc, pollsDesc, pollRequestsDesc, pollErrorsDesc,
 		pollOverrunsDesc, ingestedDesc, duplicatesDesc, skippedDesc,
 		clockSkewDesc, inconsistenciesDesc, readingDesc, pageSizeDesc,
 		apiRequestsDesc, apiDurationDesc, apiRetriesDesc, apiRateLimitedDesc,
@@ -148,15 +145,31 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 
 // Collect implements prometheus.Collector.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
-	// Asked before taking mu: the exporter holds its own lock when it
-	// calls SetAccounts.
+	c.collect(ch, true)
+}
+
+// collect sends the metrics of every account, and the count families when
+// counts is set.
+func (c *Collector) collect(ch chan<- prometheus.Metric, counts bool) {
 	if c.status != nil {
 		collectStatus(c.status(), ch)
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, a := range c.accounts {
-		c.caches[a.Poller].collect(a.Poller, ch)
+	var keys scratch
+	for _, a := range c.snapshot() {
+		var out []prometheus.Metric
+		a.Poller.Read(func(s *poller.Snapshot) {
+			if counts {
+				for _, f := range families {
+					f.each(s, &keys, func(sm *sample) { out = append(out, f.metric(sm)) })
+				}
+			}
+			out = append(out, selfMetrics(s)...)
+		})
+		// Sent once the account is released, so that a slow reader of
+		// the scrape never holds up counting.
+		for _, m := range out {
+			ch <- m
+		}
 		if a.API != nil {
 			for _, m := range a.API.metrics() {
 				ch <- m
@@ -164,6 +177,12 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 }
+
+// uncounted is the collector without its count families, which a scrape in
+// the text formats streams instead (see Handler).
+type uncounted struct{ *Collector }
+
+func (u uncounted) Collect(ch chan<- prometheus.Metric) { u.collect(ch, false) }
 
 // selfMetrics builds an account's few self-metrics.
 func selfMetrics(s *poller.Snapshot) []prometheus.Metric {
@@ -215,13 +234,6 @@ func collectStatus(s Status, ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(lastReloadDesc, prometheus.GaugeValue, unixSeconds(s.LastReload))
 }
 
-func unixSeconds(t time.Time) float64 {
-	if t.IsZero() {
-		return 0
-	}
-	return float64(t.UnixNano()) / 1e9
-}
-
 func boolValue(b bool) float64 {
 	if b {
 		return 1
@@ -237,8 +249,3 @@ func sortedKeys(m map[string]float64) []string {
 	sort.Strings(keys)
 	return keys
 }
-
-// exemplarLabel names the event in an exemplar: the Audit API's id, which
-// `vonage_audit_exporter events get` reads. Nothing else of the event goes
-// in, so that an exemplar shows no more of the users than the series' labels.
-const exemplarLabel = "event_id"

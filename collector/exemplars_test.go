@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/vonage-audit-exporter/vonage_audit_exporter/collector"
 	"github.com/vonage-audit-exporter/vonage_audit_exporter/poller"
@@ -31,9 +30,7 @@ const (
 // the given format, and returns the lines of the event and user counters.
 func counterLines(t *testing.T, c *collector.Collector, accept string) string {
 	t.Helper()
-	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(c)
-	h := promhttp.HandlerFor(reg, promhttp.HandlerOpts{EnableOpenMetrics: true})
+	h := c.Handler(prometheus.NewRegistry(), nil)
 	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
 	req.Header.Set("Accept", accept)
 	rec := httptest.NewRecorder()
@@ -103,8 +100,8 @@ vonage_audit_user_events_total{account="prod",event_type="USER_LOGIN",source="CD
 	}
 }
 
-// Concurrent scrapes read the same cached metrics: run with -race, this
-// fails if writing a metric changes it.
+// Concurrent scrapes, gathered and streamed, read the same snapshot: run
+// with -race, this fails if writing a metric changes what it reads.
 func TestExemplarsConcurrentScrapes(t *testing.T) {
 	login := poller.EventKey{EventType: "USER_LOGIN", Source: "CD"}
 	c := collector.New(nil)
@@ -121,6 +118,11 @@ func TestExemplarsConcurrentScrapes(t *testing.T) {
 			if _, err := reg.Gather(); err != nil {
 				t.Error(err)
 			}
+		})
+		wg.Go(func() {
+			req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+			req.Header.Set("Accept", openMetrics)
+			c.Handler(prometheus.NewRegistry(), nil).ServeHTTP(httptest.NewRecorder(), req)
 		})
 	}
 	wg.Wait()

@@ -1,106 +1,145 @@
 package collector
 
 import (
+	"cmp"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/vonage-audit-exporter/vonage_audit_exporter/poller"
 )
 
-// The label names of the count families, in the order of their label
-// values.
+// family is one of the count families: the series an account has one of
+// for each event type, source, user or country it counted. They are nearly
+// all of a scrape at scale, so they are streamed (stream.go) rather than
+// gathered; Collect builds the same series for a registry.
+type family struct {
+	name, help string
+	// labels are the label names, sorted, as the exposition writes them;
+	// a sample's values come in this order.
+	labels  []string
+	counter bool // else a gauge
+	desc    *prometheus.Desc
+	// each calls yield with every series of s in the family, in the order
+	// of their label values, which is the order a registry sorts them in.
+	// keys is scratch space that each may reuse from one call to the next.
+	each func(s *poller.Snapshot, keys *scratch, yield func(*sample))
+}
+
+// sample is one series of a family.
+type sample struct {
+	values   [4]string // label values, in the order of family.labels
+	value    float64
+	exemplar poller.Exemplar // zero: none
+}
+
+// scratch holds the keys of one account's family while they are sorted,
+// reused from account to account so that a scrape does not allocate them.
+type scratch struct {
+	events    []poller.EventKey
+	users     []poller.UserKey
+	countries []poller.CountryKey
+	types     []string
+}
+
+func newFamily(name, help string, counter bool, labels []string, each func(*poller.Snapshot, *scratch, func(*sample))) *family {
+	if !slices.IsSorted(labels) {
+		panic("collector: the labels of " + name + " are not sorted")
+	}
+	return &family{name: prometheus.BuildFQName(namespace, "", name), help: help, labels: labels, counter: counter, desc: newDesc(name, help, labels...), each: each}
+}
+
+// The count families, sorted by name.
 var (
-	eventsLabels        = []string{"account", "event_type", "source"}
-	userEventsLabels    = []string{"account", "event_type", "source", "user"}
-	countryEventsLabels = []string{"account", "event_type", "country"}
-	lastEventLabels     = []string{"account", "event_type"}
+	countryEventsFamily = newFamily("country_events_total", "Audit events counted, by event type and source country.", true,
+		[]string{"account", "country", "event_type"},
+		func(s *poller.Snapshot, sc *scratch, yield func(*sample)) {
+			sc.countries = sortKeys(sc.countries, s.Countries, func(a, b poller.CountryKey) int {
+				return cmp.Or(strings.Compare(a.Country, b.Country), strings.Compare(a.EventType, b.EventType))
+			})
+			for _, k := range sc.countries {
+				yield(&sample{values: [4]string{s.Account, k.Country, k.EventType}, value: s.Countries[k]})
+			}
+		})
+	eventsFamily = newFamily("events_total", "Audit events counted, by event type and source.", true,
+		[]string{"account", "event_type", "source"},
+		func(s *poller.Snapshot, sc *scratch, yield func(*sample)) {
+			sc.events = sortKeys(sc.events, s.Events, func(a, b poller.EventKey) int {
+				return cmp.Or(strings.Compare(a.EventType, b.EventType), strings.Compare(a.Source, b.Source))
+			})
+			for _, k := range sc.events {
+				yield(&sample{values: [4]string{s.Account, k.EventType, k.Source}, value: s.Events[k], exemplar: s.EventExemplars[k]})
+			}
+		})
+	lastEventFamily = newFamily("last_event_timestamp_seconds", "Creation time of the newest audit event counted, by event type.", false,
+		[]string{"account", "event_type"},
+		func(s *poller.Snapshot, sc *scratch, yield func(*sample)) {
+			sc.types = sortKeys(sc.types, s.LastEvent, strings.Compare)
+			for _, t := range sc.types {
+				yield(&sample{values: [4]string{s.Account, t}, value: unixSeconds(s.LastEvent[t])})
+			}
+		})
+	userEventsFamily = newFamily("user_events_total", "Audit events counted, by event type, source and user.", true,
+		[]string{"account", "event_type", "source", "user"},
+		func(s *poller.Snapshot, sc *scratch, yield func(*sample)) {
+			sc.users = sortKeys(sc.users, s.Users, func(a, b poller.UserKey) int {
+				return cmp.Or(strings.Compare(a.EventType, b.EventType), strings.Compare(a.Source, b.Source), strings.Compare(a.User, b.User))
+			})
+			for _, k := range sc.users {
+				yield(&sample{values: [4]string{s.Account, k.EventType, k.Source, k.User}, value: s.Users[k], exemplar: s.UserExemplars[k]})
+			}
+		})
+
+	families = []*family{countryEventsFamily, eventsFamily, lastEventFamily, userEventsFamily}
 )
 
-// labelPairs hands out one label pair per label name and value, shared by
-// every series of an account that has it. A const metric holds label pairs
-// of its own, which at a quarter-million series weigh more than the rest of
-// the exporter; but an account's series repeat the same few event types,
-// sources and countries, and each user is in a few series only.
-type labelPairs struct {
-	pairs map[labelPair]*dto.LabelPair
+// sortedKeys returns the keys of m in buf, sorted by compare.
+func sortKeys[K comparable, V any](buf []K, m map[K]V, compare func(K, K) int) []K {
+	buf = buf[:0]
+	for k := range m {
+		buf = append(buf, k)
+	}
+	slices.SortFunc(buf, compare)
+	return buf
 }
 
-type labelPair struct{ name, value string }
+// exemplarLabel names the event in an exemplar: the Audit API's id, which
+// `vonage_audit_exporter events get` reads. Nothing else of the event goes
+// in, so that an exemplar shows no more of the users than the series' labels.
+const exemplarLabel = "event_id"
 
-// internedPair keeps a label pair and the strings it points to in one
-// allocation.
-type internedPair struct {
-	pair dto.LabelPair
-	labelPair
+// hasExemplar tells whether s carries an exemplar: a series with a newest
+// event, dated, whose id an exemplar can hold (at most 128 runes with the label
+// name, and UTF-8). A series without one is written without, rather than
+// failing the scrape.
+func (s *sample) hasExemplar() bool {
+	id := s.exemplar.ID
+	return id != "" && !s.exemplar.CreatedAt.IsZero() && utf8.ValidString(id) && utf8.RuneCountInString(exemplarLabel+id) <= prometheus.ExemplarMaxRunes
 }
 
-func (l *labelPairs) get(name, value string) *dto.LabelPair {
-	k := labelPair{name, value}
-	if p, ok := l.pairs[k]; ok {
-		return p
+// metric builds s as a const metric of f, for a registry.
+func (f *family) metric(s *sample) prometheus.Metric {
+	t := prometheus.GaugeValue
+	if f.counter {
+		t = prometheus.CounterValue
 	}
-	if l.pairs == nil {
-		l.pairs = map[labelPair]*dto.LabelPair{}
+	m := prometheus.MustNewConstMetric(f.desc, t, s.value, s.values[:len(f.labels)]...)
+	if !f.counter || !s.hasExemplar() {
+		return m
 	}
-	p := &internedPair{labelPair: k}
-	p.pair.Name, p.pair.Value = &p.name, &p.value
-	l.pairs[k] = &p.pair
-	return &p.pair
+	return prometheus.MustNewMetricWithExemplars(m, prometheus.Exemplar{
+		Value:     1,
+		Labels:    prometheus.Labels{exemplarLabel: s.exemplar.ID},
+		Timestamp: s.exemplar.CreatedAt,
+	})
 }
 
-// metric is prometheus.MustNewConstMetric with shared label pairs: names
-// are the label names of desc, values their values, both in desc's order.
-// Label values are valid UTF-8 already: the poller counts only decoded
-// strings.
-func (l *labelPairs) metric(desc *prometheus.Desc, t prometheus.ValueType, v float64, names []string, values ...string) *series {
-	s := &series{desc: desc, valueType: t, value: v, labels: make([]*dto.LabelPair, len(names))}
-	for i, n := range names {
-		s.labels[i] = l.get(n, values[i])
+func unixSeconds(t time.Time) float64 {
+	if t.IsZero() {
+		return 0
 	}
-	slices.SortFunc(s.labels, func(a, b *dto.LabelPair) int { return strings.Compare(a.GetName(), b.GetName()) })
-	return s
-}
-
-// series is one series of a count family. It is never changed once built:
-// a new value is a new series.
-type series struct {
-	desc      *prometheus.Desc
-	labels    []*dto.LabelPair // sorted by name
-	value     float64
-	valueType prometheus.ValueType
-	exemplar  *dto.Exemplar // counters only; nil for none
-}
-
-// with adds to a counter the exemplar of its newest event, and returns it.
-// The cache builds a series again whenever its value changes, which
-// counting an event always does, so a built exemplar is never stale. An id
-// that an exemplar cannot hold (over 128 runes with the label name, or not
-// UTF-8) leaves the series without one rather than failing the scrape.
-func (s *series) with(e poller.Exemplar) *series {
-	if e.ID == "" || !utf8.ValidString(e.ID) || utf8.RuneCountInString(exemplarLabel+e.ID) > prometheus.ExemplarMaxRunes {
-		return s
-	}
-	s.exemplar = &dto.Exemplar{
-		Label:     []*dto.LabelPair{{Name: new(exemplarLabel), Value: new(e.ID)}},
-		Value:     new(1.0),
-		Timestamp: timestamppb.New(e.CreatedAt),
-	}
-	return s
-}
-
-func (s *series) Desc() *prometheus.Desc { return s.desc }
-
-func (s *series) Write(out *dto.Metric) error {
-	out.Label = s.labels
-	if s.valueType == prometheus.GaugeValue {
-		out.Gauge = &dto.Gauge{Value: &s.value}
-	} else {
-		out.Counter = &dto.Counter{Value: &s.value, Exemplar: s.exemplar}
-	}
-	return nil
+	return float64(t.UnixNano()) / 1e9
 }

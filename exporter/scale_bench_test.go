@@ -16,7 +16,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/vonage-audit-exporter/vonage_audit_exporter/config"
 	"github.com/vonage-audit-exporter/vonage_audit_exporter/internal/pollertest"
@@ -185,8 +184,8 @@ func BenchmarkScrapeMemory(b *testing.B) {
 			b.Fatal(err)
 		}
 		reg := prometheus.NewRegistry()
-		reg.MustRegister(collectors.NewGoCollector(), e.Collector())
-		h := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+		reg.MustRegister(collectors.NewGoCollector())
+		h := e.Collector().Handler(reg, nil)
 		simCtx, stopSim := context.WithCancel(context.Background())
 		go sim.Run(simCtx, 5)
 		e.Start(context.Background())

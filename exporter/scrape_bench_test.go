@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/vonage-audit-exporter/vonage_audit_exporter/auditapi"
 	"github.com/vonage-audit-exporter/vonage_audit_exporter/config"
@@ -65,9 +64,7 @@ func BenchmarkScrapeDuringSlowPoll(b *testing.B) {
 			b.Fatal(err)
 		}
 		exp := withPollers(config.ModeInterval, time.Hour, 0, scrapeAccount(client, clock.Now, 10000))
-		reg := prometheus.NewRegistry()
-		reg.MustRegister(exp.Collector())
-		return exp, exp.Handler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		return exp, exp.Handler(exp.Collector().Handler(prometheus.NewRegistry(), nil))
 	}
 
 	b.Run("baseline=api_idle", func(b *testing.B) {
