@@ -25,7 +25,8 @@ type family struct {
 	desc    *prometheus.Desc
 	// each calls yield with every series of s in the family, in the order
 	// of their label values, which is the order a registry sorts them in.
-	// keys is scratch space that each may reuse from one call to the next.
+	// keys is scratch space that each may reuse from one call to the next;
+	// the sample yielded is valid until yield returns.
 	each func(s *poller.Snapshot, keys *scratch, yield func(*sample))
 }
 
@@ -37,12 +38,20 @@ type sample struct {
 }
 
 // scratch holds the keys of one account's family while they are sorted,
-// reused from account to account so that a scrape does not allocate them.
+// and the sample yielded, reused from account to account and from scrape to
+// scrape so that a scrape does not allocate them.
 type scratch struct {
 	events    []poller.EventKey
 	users     []poller.UserKey
 	countries []poller.CountryKey
 	types     []string
+	sample    sample
+}
+
+// set fills the scratch sample, which each yields.
+func (sc *scratch) set(s sample) *sample {
+	sc.sample = s
+	return &sc.sample
 }
 
 func newFamily(name, help string, counter bool, labels []string, each func(*poller.Snapshot, *scratch, func(*sample))) *family {
@@ -61,7 +70,7 @@ var (
 				return cmp.Or(strings.Compare(a.Country, b.Country), strings.Compare(a.EventType, b.EventType))
 			})
 			for _, k := range sc.countries {
-				yield(&sample{values: [4]string{s.Account, k.Country, k.EventType}, value: s.Countries[k]})
+				yield(sc.set(sample{values: [4]string{s.Account, k.Country, k.EventType}, value: s.Countries[k]}))
 			}
 		})
 	eventsFamily = newFamily("events_total", "Audit events counted, by event type and source.", true,
@@ -71,7 +80,7 @@ var (
 				return cmp.Or(strings.Compare(a.EventType, b.EventType), strings.Compare(a.Source, b.Source))
 			})
 			for _, k := range sc.events {
-				yield(&sample{values: [4]string{s.Account, k.EventType, k.Source}, value: s.Events[k], exemplar: s.EventExemplars[k]})
+				yield(sc.set(sample{values: [4]string{s.Account, k.EventType, k.Source}, value: s.Events[k], exemplar: s.EventExemplars[k]}))
 			}
 		})
 	lastEventFamily = newFamily("last_event_timestamp_seconds", "Creation time of the newest audit event counted, by event type.", false,
@@ -79,7 +88,7 @@ var (
 		func(s *poller.Snapshot, sc *scratch, yield func(*sample)) {
 			sc.types = sortKeys(sc.types, s.LastEvent, strings.Compare)
 			for _, t := range sc.types {
-				yield(&sample{values: [4]string{s.Account, t}, value: unixSeconds(s.LastEvent[t])})
+				yield(sc.set(sample{values: [4]string{s.Account, t}, value: unixSeconds(s.LastEvent[t])}))
 			}
 		})
 	userEventsFamily = newFamily("user_events_total", "Audit events counted, by event type, source and user.", true,
@@ -89,7 +98,7 @@ var (
 				return cmp.Or(strings.Compare(a.EventType, b.EventType), strings.Compare(a.Source, b.Source), strings.Compare(a.User, b.User))
 			})
 			for _, k := range sc.users {
-				yield(&sample{values: [4]string{s.Account, k.EventType, k.Source, k.User}, value: s.Users[k], exemplar: s.UserExemplars[k]})
+				yield(sc.set(sample{values: [4]string{s.Account, k.EventType, k.Source, k.User}, value: s.Users[k], exemplar: s.UserExemplars[k]}))
 			}
 		})
 

@@ -67,9 +67,12 @@ func (c *Collector) Handler(others prometheus.Gatherer, errorLog promhttp.Logger
 			}()
 			out = gz
 		}
-		bw := bufio.NewWriterSize(out, 64<<10)
+		s := streamers.Get().(*streamer)
+		defer streamers.Put(s)
+		s.w.Reset(out)
+		s.openMetrics, s.accounts, s.err = openMetrics, c.snapshot(), nil
+		bw := s.w
 		enc := expfmt.NewEncoder(bw, format)
-		s := streamer{w: bw, openMetrics: openMetrics, accounts: c.snapshot()}
 		// Families in the order of their names, as a registry sorts them.
 		next := families
 		for _, mf := range mfs {
@@ -97,7 +100,11 @@ func (c *Collector) Handler(others prometheus.Gatherer, errorLog promhttp.Logger
 	})
 }
 
-var gzipPool = sync.Pool{New: func() any { return gzip.NewWriter(nil) }}
+var (
+	gzipPool = sync.Pool{New: func() any { return gzip.NewWriter(nil) }}
+	// streamers keeps a scrape's buffers for the next.
+	streamers = sync.Pool{New: func() any { return &streamer{w: bufio.NewWriterSize(nil, 64<<10)} }}
+)
 
 // acceptsGzip tells whether the request's Accept-Encoding takes gzip, with
 // a quality above zero.
@@ -123,6 +130,7 @@ func acceptsGzip(r *http.Request) bool {
 }
 
 // streamer writes the count families of accounts in one exposition format.
+// It is one scrape's; its buffers are kept for the next.
 type streamer struct {
 	w           *bufio.Writer
 	openMetrics bool
