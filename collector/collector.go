@@ -23,7 +23,7 @@ func newDesc(name, help string, labels ...string) *prometheus.Desc {
 
 // Every metric of the exporter, besides the Go, process and build ones.
 var (
-	userOverflowDesc  = newDesc("user_overflow_total", "Distinct users counted as __other__ because max_users was reached.", "account")
+	userOverflowDesc = newDesc("user_overflow_total", "Distinct users counted as __other__ because max_users was reached.", "account")
 
 	upDesc           = newDesc("up", "Whether the last poll of the Audit API succeeded.", "account")
 	lastSuccessDesc  = newDesc("last_success_timestamp_seconds", "Time the last successful poll of the Audit API finished.", "account")

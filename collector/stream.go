@@ -43,8 +43,9 @@ func (c *Collector) Handler(others prometheus.Gatherer, errorLog promhttp.Logger
 		EnableOpenMetrics: true,
 	})
 	rests := prometheus.Gatherers{others, rest}
+	formats := expfmt.DefaultOpenMetricsAcceptedFormats()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		format := expfmt.NegotiateIncludingOpenMetrics(r.Header)
+		format := expfmt.NegotiateAccept(r.Header, formats...)
 		openMetrics := format.FormatType() == expfmt.TypeOpenMetrics
 		if !openMetrics && format.FormatType() != expfmt.TypeTextPlain {
 			gathered.ServeHTTP(w, r)

@@ -3,6 +3,7 @@ package collector_test
 import (
 	"bytes"
 	"compress/gzip"
+	"errors"
 	"io"
 	"math"
 	"net/http"
@@ -35,9 +36,11 @@ func streamAccounts() []collector.Account {
 	secret := poller.EventKey{EventType: "ACCOUNT_SECRET_CREATE", Source: "DEVAPI"}
 	full := poller.Snapshot{
 		Account: "prod", CountsUsers: true,
-		Events:    map[poller.EventKey]float64{login: 3, secret: 0, {EventType: "APP_UPDATE", Source: "API"}: 1e21},
-		Users:     map[poller.UserKey]float64{odd: 1, plain: 2, {EventType: "APP_UPDATE", Source: "API", User: "z"}: math.Inf(1)},
-		Countries: map[poller.CountryKey]float64{{EventType: "USER_LOGIN", Country: "GB"}: 2, {EventType: "USER_LOGIN", Country: "FR"}: 1},
+		Events: map[poller.EventKey]float64{login: 3, secret: 0, {EventType: "APP_UPDATE", Source: "API"}: 1e21},
+		Users: map[poller.UserKey]float64{odd: 1, plain: 2, {EventType: "APP_UPDATE", Source: "API", User: "z"}: math.Inf(1),
+			{EventType: "USER_LOGIN", Source: "API", User: "zed"}: 4},
+		Countries: map[poller.CountryKey]float64{{EventType: "USER_LOGIN", Country: "GB"}: 2, {EventType: "USER_LOGIN", Country: "FR"}: 1,
+			{EventType: "APP_UPDATE", Country: "GB"}: 1},
 		LastEvent: map[string]time.Time{"USER_LOGIN": created, "APP_UPDATE": time.Unix(1773489600, 0)},
 		EventExemplars: map[poller.EventKey]poller.Exemplar{
 			login: {ID: "aaaaaaaa-bbbb-cccc-dddd-0123456789ab", CreatedAt: created},
@@ -65,7 +68,7 @@ func others() *prometheus.Registry {
 	return reg
 }
 
-func get(t *testing.T, h http.Handler, accept, encoding string) (*http.Response, []byte) {
+func get(t *testing.T, h http.Handler, accept, encoding string) (http.Header, []byte) {
 	t.Helper()
 	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
 	req.Header.Set("Accept", accept)
@@ -74,12 +77,7 @@ func get(t *testing.T, h http.Handler, accept, encoding string) (*http.Response,
 	}
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
-	resp := rec.Result()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, body
+	return rec.Result().Header, rec.Body.Bytes()
 }
 
 // The handler writes, in every format and encoding, what promhttp writes
@@ -114,11 +112,11 @@ func TestHandlerWritesWhatARegistryWrites(t *testing.T) {
 			wantResp, wantBody := get(t, want, accept, encoding)
 			gotResp, gotBody := get(t, got, accept, encoding)
 			for _, h := range []string{"Content-Type", "Content-Encoding"} {
-				if g, w := gotResp.Header.Get(h), wantResp.Header.Get(h); g != w {
+				if g, w := gotResp.Get(h), wantResp.Get(h); g != w {
 					t.Errorf("Accept %q, Accept-Encoding %q: %s %q, want %q", accept, encoding, h, g, w)
 				}
 			}
-			if gotResp.Header.Get("Content-Encoding") == "gzip" {
+			if gotResp.Get("Content-Encoding") == "gzip" {
 				gotBody, wantBody = gunzip(t, gotBody), gunzip(t, wantBody)
 			}
 			if g, w := stable(asText(t, gotResp, gotBody)), stable(asText(t, wantResp, wantBody)); g != w {
@@ -144,9 +142,9 @@ func TestHandlerWritesWhatARegistryWrites(t *testing.T) {
 
 // asText decodes a protobuf scrape into the text format, for reading;
 // other scrapes are returned as they are.
-func asText(t *testing.T, resp *http.Response, body []byte) []byte {
+func asText(t *testing.T, h http.Header, body []byte) []byte {
 	t.Helper()
-	format := expfmt.ResponseFormat(resp.Header)
+	format := expfmt.ResponseFormat(h)
 	if format.FormatType() != expfmt.TypeProtoDelim {
 		return body
 	}
@@ -154,7 +152,7 @@ func asText(t *testing.T, resp *http.Response, body []byte) []byte {
 	var out bytes.Buffer
 	for {
 		var mf dto.MetricFamily
-		if err := dec.Decode(&mf); err == io.EOF {
+		if err := dec.Decode(&mf); errors.Is(err, io.EOF) {
 			return out.Bytes()
 		} else if err != nil {
 			t.Fatal(err)
