@@ -26,8 +26,10 @@ import (
 // the exporter's memory grow with each. Here a scrape allocates about the
 // same at any size.
 //
-// The text and OpenMetrics formats are streamed; the protobuf format, which
-// Prometheus asks for only with native histograms on, is gathered.
+// The text and OpenMetrics formats are streamed; OpenMetrics, the only one
+// with exemplars, goes to the scrapers that ask for it. The protobuf
+// format, which Prometheus asks for only with native histograms on, is
+// gathered.
 //
 // Each account is read once per family, so that its lock is held for one
 // family's series at a time: a family may be one poll ahead of the one

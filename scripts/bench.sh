@@ -26,13 +26,21 @@ if [ "${1:-}" = scale ]; then
 fi
 
 echo "Running benchmarks (a few minutes)..." >&2
-go test -run '^$' -bench '^BenchmarkIngest$' -benchtime=3000x -count="$count" ./poller >>"$out"
-go test -run '^$' -bench '^BenchmarkScrape$' -benchtime=10x -count="$count" ./collector >>"$out"
-go test -run '^$' -bench '^BenchmarkScrapeDuringSlowPoll$' -benchtime=20x -count="$count" ./exporter >>"$out"
-go test -run '^$' -bench '^(BenchmarkThousandAccounts|BenchmarkScrapeMemory)$' -benchtime=1x -count=1 -timeout 30m ./exporter >>"$out"
-go test -run '^$' -bench '^BenchmarkMemory$' -benchtime=1x -count=1 ./poller >>"$out"
-go test -run '^$' -bench '^BenchmarkBackfill$' -benchtime=1x -count=1 ./reading >>"$out"
-go test -count=1 -run '^TestRequestsPerPoll$' -v ./poller >>"$out"
+# run runs one benchmark command into $out, and on failure shows what it
+# printed before the trap removes it.
+run() {
+	"$@" >>"$out" 2>&1 || {
+		cat "$out"
+		exit 1
+	}
+}
+run go test -run '^$' -bench '^BenchmarkIngest$' -benchtime=3000x -count="$count" ./poller
+run go test -run '^$' -bench '^BenchmarkScrape$' -benchtime=10x -count="$count" ./collector
+run go test -run '^$' -bench '^BenchmarkScrapeDuringSlowPoll$' -benchtime=20x -count="$count" ./exporter
+run go test -run '^$' -bench '^(BenchmarkThousandAccounts|BenchmarkScrapeMemory)$' -benchtime=1x -count=1 -timeout 30m ./exporter
+run go test -run '^$' -bench '^BenchmarkMemory$' -benchtime=1x -count=1 ./poller
+run go test -run '^$' -bench '^BenchmarkBackfill$' -benchtime=1x -count=1 ./reading
+run go test -count=1 -run '^TestRequestsPerPoll$' -v ./poller
 
 awk '
 # Benchmark lines: name, iterations, then value/unit pairs; keep the minimum.
