@@ -86,8 +86,8 @@ type Account struct {
 type Collector struct {
 	status func() Status
 
-	mu       sync.Mutex
-	accounts []Account // sorted by name
+	mu       sync.Mutex // guards accounts, which SetAccounts replaces whole
+	accounts []Account  // sorted by name
 }
 
 var _ prometheus.Collector = (*Collector)(nil)

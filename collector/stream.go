@@ -71,7 +71,12 @@ func (c *Collector) Handler(others prometheus.Gatherer, errorLog promhttp.Logger
 			out = gz
 		}
 		s := streamers.Get().(*streamer)
-		defer streamers.Put(s)
+		defer func() {
+			// Kept without this scrape's writer and accounts.
+			s.w.Reset(nil)
+			s.accounts = nil
+			streamers.Put(s)
+		}()
 		s.w.Reset(out)
 		s.openMetrics, s.accounts, s.err = openMetrics, c.snapshot(), nil
 		bw := s.w
