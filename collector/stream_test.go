@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"compress/gzip"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -198,5 +200,64 @@ func TestHandlerWithoutCounts(t *testing.T) {
 	parser := expfmt.NewTextParser(model.LegacyValidation)
 	if _, err := parser.TextToMetricFamilies(bytes.NewReader(body)); err != nil {
 		t.Errorf("parsing the streamed scrape: %v", err)
+	}
+}
+
+// lockedSource is an account whose Read holds a lock, as a poller's does.
+type lockedSource struct {
+	mu sync.Mutex
+	s  poller.Snapshot
+}
+
+func (l *lockedSource) Name() string { return l.s.Account }
+
+func (l *lockedSource) Read(fn func(*poller.Snapshot)) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	fn(&l.s)
+}
+
+// heldWriter is a scraper that reads slowly: each write checks that no
+// account is held while it waits.
+type heldWriter struct {
+	httptest.ResponseRecorder
+	sources []*lockedSource
+	held    int // writes made while an account was held
+}
+
+func (w *heldWriter) Write(b []byte) (int, error) {
+	for _, s := range w.sources {
+		if !s.mu.TryLock() {
+			w.held++
+			continue
+		}
+		s.mu.Unlock()
+	}
+	return w.ResponseRecorder.Write(b)
+}
+
+// A scrape writes to its client only while no account is held, so that a
+// slow client never holds up counting. The accounts are large enough that
+// the stream writes while going through them, not only at the end.
+func TestHandlerWritesWithNoAccountHeld(t *testing.T) {
+	var sources []*lockedSource
+	var accounts []collector.Account
+	for a := range 3 {
+		s := &lockedSource{s: poller.Snapshot{Account: fmt.Sprintf("acct%d", a), CountsUsers: true, Users: map[poller.UserKey]float64{}}}
+		for u := range 2000 {
+			s.s.Users[poller.UserKey{EventType: "USER_LOGIN", Source: "CD", User: fmt.Sprintf("user%04d@example.com", u)}] = 1
+		}
+		sources = append(sources, s)
+		accounts = append(accounts, collector.Account{Poller: s})
+	}
+	c := collector.New(nil)
+	c.SetAccounts(accounts)
+	w := &heldWriter{ResponseRecorder: *httptest.NewRecorder(), sources: sources}
+	c.Handler(prometheus.NewRegistry(), nil).ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	if n := strings.Count(w.Body.String(), "\nvonage_audit_user_events_total{"); n != 6000 {
+		t.Fatalf("scraped %d user series, want 6000", n)
+	}
+	if w.held != 0 {
+		t.Errorf("%d writes to the client were made while an account was held", w.held)
 	}
 }
