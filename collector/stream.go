@@ -79,8 +79,7 @@ func (c *Collector) Handler(others prometheus.Gatherer, errorLog promhttp.Logger
 		}()
 		s.w.Reset(out)
 		s.openMetrics, s.accounts, s.err = openMetrics, c.snapshot(), nil
-		bw := s.w
-		enc := expfmt.NewEncoder(bw, format)
+		enc := expfmt.NewEncoder(s.w, format)
 		// Families in the order of their names, as a registry sorts them.
 		next := families
 		for _, mf := range mfs {
@@ -100,7 +99,7 @@ func (c *Collector) Handler(others prometheus.Gatherer, errorLog promhttp.Logger
 			s.err = closer.Close()
 		}
 		if s.err == nil {
-			s.err = bw.Flush()
+			s.err = s.w.Flush()
 		}
 		if s.err != nil && errorLog != nil {
 			errorLog.Println("error encoding and sending metrics:", s.err)

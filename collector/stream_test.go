@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -203,25 +202,11 @@ func TestHandlerWithoutCounts(t *testing.T) {
 	}
 }
 
-// lockedSource is an account whose Read holds a lock, as a poller's does.
-type lockedSource struct {
-	mu sync.Mutex
-	s  poller.Snapshot
-}
-
-func (l *lockedSource) Name() string { return l.s.Account }
-
-func (l *lockedSource) Read(fn func(*poller.Snapshot)) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	fn(&l.s)
-}
-
 // heldWriter is a scraper that reads slowly: each write checks that no
 // account is held while it waits.
 type heldWriter struct {
 	httptest.ResponseRecorder
-	sources []*lockedSource
+	sources []*benchSource
 	held    int // writes made while an account was held
 }
 
@@ -240,10 +225,10 @@ func (w *heldWriter) Write(b []byte) (int, error) {
 // slow client never holds up counting. The accounts are large enough that
 // the stream writes while going through them, not only at the end.
 func TestHandlerWritesWithNoAccountHeld(t *testing.T) {
-	var sources []*lockedSource
+	var sources []*benchSource
 	var accounts []collector.Account
 	for a := range 3 {
-		s := &lockedSource{s: poller.Snapshot{Account: fmt.Sprintf("acct%d", a), CountsUsers: true, Users: map[poller.UserKey]float64{}}}
+		s := &benchSource{s: poller.Snapshot{Account: fmt.Sprintf("acct%d", a), CountsUsers: true, Users: map[poller.UserKey]float64{}}}
 		for u := range 2000 {
 			s.s.Users[poller.UserKey{EventType: "USER_LOGIN", Source: "CD", User: fmt.Sprintf("user%04d@example.com", u)}] = 1
 		}
